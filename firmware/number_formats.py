@@ -1,0 +1,91 @@
+"""Number formats of the NEP and the one rounding rule, shared by RTL, golden model, compiler and trainer.
+
+- Activations are int8 (MATVEC reads each int16 scratchpad entry saturated to int8).
+- Weights are int8 or int4 (two's complement), with a per-output-channel scale folded into each
+  row's fixed-point multiplier and shift (`requantize`).
+- MAC accumulators are int32 and wrap modulo 2**32 (a 16-bit row length cannot reach the limit with
+  int8 x int8 products plus an int32 bias, so wrapping is never observed by a legal program).
+- Scratchpad entries are int16; the LSTM cell state is kept in int16.
+- Rounding: round half up, i.e. add 2**(shift-1) then shift right arithmetically (`round_shift`).
+  Saturation clamps to the target range.
+- Activation lookup tables map an int8 input x (real value x / 2**LUT_IN_FRAC_BITS) to an int8
+  output (real value y / 2**LUT_OUT_FRAC_BITS); entry index is x + 128.
+"""
+
+import enum
+
+import numpy as np
+
+from .isa import LUT_TABLES
+
+ACT_BITS = 8
+SPAD_BITS = 16
+CELL_BITS = 16
+ACC_BITS = 32
+BIAS_BITS = 32
+MULT_BITS = 16
+REQUANT_SHIFT_MAX = 47          # acc (32b) * mult (16b) is a 48-bit product
+WEIGHT_BITS = (4, 8)
+
+LUT_IN_FRAC_BITS = 4            # LUT input covers [-8, 8) in steps of 1/16
+LUT_OUT_FRAC_BITS = 7           # LUT output covers [-1, 1) in steps of 1/128
+LUT_ENTRIES = 1 << ACT_BITS
+
+
+class Lut(enum.IntEnum):
+    """Default contents of the activation tables (the host may load others)."""
+    SIGMOID = 0
+    TANH = 1
+    RELU = 2
+    IDENTITY = 3
+
+
+def int_range(bits: int) -> tuple[int, int]:
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def saturate(x, bits: int) -> np.ndarray:
+    """Clamp integers to the signed `bits`-bit range."""
+    lo, hi = int_range(bits)
+    return np.clip(np.asarray(x, dtype=np.int64), lo, hi)
+
+
+def round_shift(x, shift) -> np.ndarray:
+    """x / 2**shift rounded half up (toward +inf), on int64 (exact for |x| < 2**62)."""
+    x = np.asarray(x, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    bias = np.where(shift > 0, np.left_shift(np.int64(1), np.maximum(shift - 1, 0)), 0)
+    return np.right_shift(x + bias, shift)
+
+
+def wrap(x, bits: int) -> np.ndarray:
+    """Two's complement wrap-around to `bits` bits."""
+    x = np.asarray(x, dtype=np.int64)
+    m = np.int64(1) << bits
+    return ((x + (m >> 1)) % m) - (m >> 1)
+
+
+def requantize(acc, mult, shift, out_bits: int) -> np.ndarray:
+    """An int32 accumulator scaled by the row's fixed-point multiplier and shift, saturated."""
+    prod = wrap(acc, ACC_BITS) * np.asarray(mult, dtype=np.int64)
+    return saturate(round_shift(prod, shift), out_bits)
+
+
+def default_lut(table: Lut) -> np.ndarray:
+    """The 256 int8 entries of a default table, index = input + 128."""
+    x = (np.arange(LUT_ENTRIES) - 128) / (1 << LUT_IN_FRAC_BITS)
+    scale = 1 << LUT_OUT_FRAC_BITS
+    if table == Lut.SIGMOID:
+        y = 1.0 / (1.0 + np.exp(-x))
+    elif table == Lut.TANH:
+        y = np.tanh(x)
+    elif table == Lut.RELU:
+        y = np.maximum(x, 0.0) / 8.0          # relu(x)/8 keeps [0, 8) inside the output range
+    else:
+        return saturate(np.arange(LUT_ENTRIES) - 128, ACT_BITS)
+    return saturate(np.floor(y * scale + 0.5), ACT_BITS)
+
+
+def default_luts() -> np.ndarray:
+    """All tables, shape (LUT_TABLES, 256), int64."""
+    return np.stack([default_lut(Lut(t)) for t in range(LUT_TABLES)])
