@@ -1,0 +1,1 @@
+"""Synthetic voice-assistant speech corpus: grammar, TTS engines, augmentation and the cached build."""
