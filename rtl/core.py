@@ -1,0 +1,205 @@
+"""The neural edge processor (NEP): memories, host bus, control/status registers and counters.
+
+The host loads programs, compressed matrices, activations and lookup tables over the bus
+(`firmware.memory_map`), writes CTRL.START and waits for `busy` to fall; STATUS then says HALTED
+or ERROR with the error code and the PC of the failing instruction. While the core runs, its
+units own the memory ports; the bus can still read registers, and writes are refused (STATUS
+bit `refused`) rather than corrupting a running program.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
+from amaranth.lib.memory import Memory
+
+from ..firmware.isa import INSTRUCTION_BITS
+from ..firmware.memory_map import (BUS_DATA_BITS, CONFIG, CORE_ID, FORMAT_VERSION, REGION_SHIFT,
+                                   STATUS, CoreConfig, Csr, Ctrl, Region, chunks)
+from ..firmware.number_formats import LUT_ENTRIES
+from ..firmware.isa import LUT_TABLES
+from ..firmware.weight_format import MASK_BITS_PER_LANE, PARAM_WORD_BITS, mask_word_bits, value_word_bits
+from .activation import ActivationUnit
+from .bus import BusSignature
+from .matvec import MatvecEngine
+from .scratchpad import Scratchpad
+from .sequencer import Sequencer
+
+COUNTER_BITS = 64
+
+
+class NEPCore(wiring.Component):
+    """A NEP build of `config` (lanes and memory depths)."""
+
+    def __init__(self, config: CoreConfig = CoreConfig()):
+        self.config = config
+        super().__init__({"bus": Out(BusSignature()), "busy": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        n = cfg.lanes
+        bus = self.bus
+
+        m.submodules.sequencer = seq = Sequencer(cfg)
+        bank_bits = max(1, (cfg.spad_depth // n - 1).bit_length())
+        m.submodules.matvec = mv = MatvecEngine(n, bank_bits)
+        m.submodules.activation = act = ActivationUnit()
+        m.submodules.scratchpad = spad = Scratchpad(n, cfg.spad_depth)
+
+        busy = seq.busy
+        m.d.comb += self.busy.eq(busy)
+        region = bus.addr[REGION_SHIFT:]
+        offset = bus.addr[:REGION_SHIFT]
+        refused = Signal()
+        may_write = bus.w_en & ~busy
+        with m.If(bus.w_en & busy & (region != Region.CSR)):
+            m.d.sync += refused.eq(1)
+        with m.If(bus.r_en & busy & (region != Region.CSR)):
+            m.d.sync += refused.eq(1)
+
+        # Wide memories reached from the bus in 32-bit chunks.
+        read_words = {}
+
+        def chunked(name, region_id, width, depth, core_addr):
+            mem = Memory(shape=unsigned(width), depth=depth, init=[])
+            m.submodules[name] = mem
+            rd, wr = mem.read_port(), mem.write_port(granularity=BUS_DATA_BITS)
+            nchunks = chunks(width)
+            sel = (nchunks - 1).bit_length()
+            word, chunk = offset >> sel, offset[:sel] if sel else C(0, 1)
+            hit = may_write & (region == region_id) & (word < depth) & (chunk < width // BUS_DATA_BITS)
+            m.d.comb += [
+                wr.addr.eq(word),
+                wr.data.eq(Cat(*[bus.w_data] * (width // BUS_DATA_BITS))),
+                wr.en.eq(Mux(hit, 1 << chunk, 0)),
+                rd.addr.eq(Mux(busy, core_addr, word)),
+            ]
+            with m.If(bus.w_en & ~busy & (region == region_id) & ~hit):
+                m.d.sync += refused.eq(1)
+            chunk_q = Signal(max(sel, 1))
+            with m.If(bus.r_en):
+                m.d.sync += chunk_q.eq(chunk)
+            read_words[region_id] = rd.data.word_select(chunk_q, BUS_DATA_BITS) if sel else rd.data
+            return rd
+
+        prog_rd = chunked("program", Region.PROGRAM, INSTRUCTION_BITS, cfg.prog_depth, seq.prog_addr)
+        param_rd = chunked("params", Region.PARAM, PARAM_WORD_BITS, cfg.param_depth,
+                           Mux(mv.busy, mv.param_addr, seq.param_addr))
+        mask_rd = chunked("masks", Region.MASK, mask_word_bits(n), cfg.mask_depth, mv.mask_addr)
+        value_rd = chunked("values", Region.VALUE, value_word_bits(n), cfg.value_depth, mv.value_addr)
+
+        # Sequencer <-> units.
+        m.d.comb += [
+            seq.prog_data.eq(prog_rd.data),
+            seq.param_data.eq(param_rd.data),
+            mv.param_data.eq(param_rd.data),
+            mv.mask_data.eq(mask_rd.data),
+            mv.value_data.eq(value_rd.data),
+            mv.start.eq(seq.mv_start), mv.rows.eq(seq.mv_rows), mv.cols.eq(seq.mv_cols),
+            mv.segs.eq(seq.mv_segs), mv.w4.eq(seq.mv_w4), mv.out16.eq(seq.mv_out16),
+            mv.mask_base.eq(seq.mv_mask_base), mv.value_base.eq(seq.mv_value_base),
+            mv.beats.eq(seq.mv_beats), mv.dst.eq(seq.mv_dst), mv.src.eq(seq.mv_src),
+            mv.mat.eq(seq.mv_mat),
+            seq.mv_done.eq(mv.done), seq.mv_error.eq(mv.error),
+            act.start.eq(seq.act_start), act.act.eq(seq.act_act), act.func.eq(seq.act_func),
+            act.shift.eq(seq.act_shift), act.sat16.eq(seq.act_sat16), act.dst.eq(seq.act_dst),
+            act.a.eq(seq.act_a), act.b.eq(seq.act_b), act.len.eq(seq.act_len),
+            seq.act_done.eq(act.done),
+        ]
+
+        # Scratchpad: lanes during MATVEC, the activation unit during ACT/EW, else the bus.
+        spad_hit = may_write & (region == Region.SPAD) & (offset < cfg.spad_depth)
+        with m.If(bus.w_en & ~busy & (region == Region.SPAD) & ~spad_hit):
+            m.d.sync += refused.eq(1)
+        m.d.comb += [
+            spad.lane_mode.eq(mv.busy),
+            spad.a_addr.eq(Mux(busy, act.a_addr, offset)),
+            spad.b_addr.eq(act.b_addr),
+            act.a_data.eq(spad.a_data),
+            act.b_data.eq(spad.b_data),
+        ]
+        for lane in range(n):
+            m.d.comb += [spad.lane_addr[lane].eq(mv.lane_addr[lane]),
+                         mv.lane_data[lane].eq(spad.lane_data[lane])]
+        with m.If(mv.w_en):
+            m.d.comb += [spad.w_addr.eq(mv.w_addr), spad.w_data.eq(mv.w_data), spad.w_en.eq(1)]
+        with m.Elif(act.w_en):
+            m.d.comb += [spad.w_addr.eq(act.w_addr), spad.w_data.eq(act.w_data), spad.w_en.eq(1)]
+        with m.Else():
+            m.d.comb += [spad.w_addr.eq(offset), spad.w_data.eq(bus.w_data[:16]), spad.w_en.eq(spad_hit)]
+        read_words[Region.SPAD] = spad.a_data.as_signed()
+
+        lut_depth = LUT_TABLES * LUT_ENTRIES
+        lut_hit = may_write & (region == Region.LUT) & (offset < lut_depth)
+        with m.If(bus.w_en & ~busy & (region == Region.LUT) & ~lut_hit):
+            m.d.sync += refused.eq(1)
+        m.d.comb += [
+            act.lut_w_addr.eq(offset), act.lut_w_data.eq(bus.w_data[:8]), act.lut_w_en.eq(lut_hit),
+            act.lut_r_addr.eq(offset),
+        ]
+        read_words[Region.LUT] = act.lut_r_data.as_signed()
+
+        # Counters.
+        counters = {name: Signal(COUNTER_BITS, name=name)
+                    for name in ("cycles", "macs", "skipped", "stalls", "retired")}
+        clear = bus.w_en & (region == Region.CSR) & (offset == Csr.CTRL) & \
+            ((bus.w_data & Ctrl.CLEAR_COUNTERS) != 0)
+        issued = (mv.mac_count != 0) | act.issued
+        with m.If(clear):
+            m.d.sync += [c.eq(0) for c in counters.values()]
+        with m.Else():
+            m.d.sync += [
+                counters["cycles"].eq(counters["cycles"] + busy),
+                counters["macs"].eq(counters["macs"] + mv.mac_count),
+                counters["skipped"].eq(counters["skipped"] + Mux(mv.done & (mv.error == 0), mv.skipped, 0)),
+                counters["stalls"].eq(counters["stalls"] + (busy & ~issued)),
+                counters["retired"].eq(counters["retired"] + seq.retired),
+            ]
+
+        # Control registers.
+        pc_start = Signal(16)
+        ctrl_write = bus.w_en & (region == Region.CSR) & (offset == Csr.CTRL)
+        start = ctrl_write & ((bus.w_data & Ctrl.START) != 0)
+        m.d.comb += [seq.start.eq(start & ~busy), seq.pc_start.eq(pc_start)]
+        with m.If(start & ~busy):
+            m.d.sync += refused.eq(0)
+        with m.Elif(start & busy):
+            m.d.sync += refused.eq(1)
+        with m.If(may_write & (region == Region.CSR) & (offset == Csr.PC_START)):
+            m.d.sync += pc_start.eq(bus.w_data)
+
+        status = Signal(STATUS.layout())
+        m.d.comb += [status.state.eq(seq.state), status.refused.eq(refused),
+                     status.error.eq(seq.error), status.pc.eq(seq.pc)]
+        config_word = CONFIG.pack(lanes=n, mask_bits=MASK_BITS_PER_LANE, version=FORMAT_VERSION)
+        csr_values = {
+            Csr.ID: C(CORE_ID, 32),
+            Csr.CONFIG: C(config_word, 32),
+            Csr.SPAD_DEPTH: C(cfg.spad_depth, 32),
+            Csr.PROG_DEPTH: C(cfg.prog_depth, 32),
+            Csr.PARAM_DEPTH: C(cfg.param_depth, 32),
+            Csr.MASK_DEPTH: C(cfg.mask_depth, 32),
+            Csr.VALUE_DEPTH: C(cfg.value_depth, 32),
+            Csr.PC_START: pc_start,
+            Csr.STATUS: status.as_value(),
+        }
+        for name, sig in counters.items():
+            csr_values[Csr[f"{name.upper()}_LO"]] = sig[:32]
+            csr_values[Csr[f"{name.upper()}_HI"]] = sig[32:]
+        csr_q = Signal(32)
+        region_q = Signal(4)
+        busy_q = Signal()
+        with m.If(bus.r_en):
+            m.d.sync += [region_q.eq(region), busy_q.eq(busy), csr_q.eq(0)]
+            with m.Switch(offset):
+                for reg, value in csr_values.items():
+                    with m.Case(reg):
+                        m.d.sync += csr_q.eq(value)
+
+        with m.Switch(region_q):
+            with m.Case(Region.CSR):
+                m.d.comb += bus.r_data.eq(csr_q)
+            for region_id, word in read_words.items():
+                with m.Case(region_id):
+                    m.d.comb += bus.r_data.eq(Mux(busy_q, 0, word))
+        return m

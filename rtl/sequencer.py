@@ -1,0 +1,224 @@
+"""Sequencer: fetches, checks and dispatches instructions until HALT or the first error.
+
+Every check of `firmware.isa` ("Checks, in this order") is made here before a unit starts, so a
+unit only ever sees legal, in-range work; only the weight stream's own length errors come back
+from the MATVEC engine. Programs have no branches, each unit finishes in a bounded number of
+cycles and the PC only grows, so a run always ends: the core cannot hang.
+
+Instruction and header fields are read through `lib.data` views built from the ISA's formats.
+"""
+
+from amaranth import *
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..firmware import isa
+from ..firmware.isa import ErrorCode, Ew, Opcode
+from ..firmware.memory_map import CoreConfig, State
+from ..firmware.weight_format import (HEADER0, HEADER1, HEADER_WORDS, MATRIX_MAGIC,
+                                      MASK_BITS_PER_LANE, PARAM_WORD_BITS)
+
+
+def ranges_meet(x: Value, y: Value, length_x: Value, length_y: Value) -> Value:
+    """[x, x+length_x) and [y, y+length_y) share an entry."""
+    return (length_x != 0) & (length_y != 0) & (x < y + length_y) & (y < x + length_x)
+
+
+class Sequencer(wiring.Component):
+    def __init__(self, config: CoreConfig):
+        self.config = config
+        super().__init__({
+            "start": In(1),
+            "pc_start": In(16),
+            "busy": Out(1),
+            "state": Out(2),
+            "error": Out(8),
+            "pc": Out(16),
+            "retired": Out(1),
+
+            "prog_addr": Out(17),
+            "prog_data": In(isa.INSTRUCTION_BITS),
+            "param_addr": Out(17),
+            "param_data": In(PARAM_WORD_BITS),
+
+            "mv_start": Out(1),
+            "mv_rows": Out(16),
+            "mv_cols": Out(16),
+            "mv_segs": Out(16),
+            "mv_w4": Out(1),
+            "mv_out16": Out(1),
+            "mv_mask_base": Out(16),
+            "mv_value_base": Out(16),
+            "mv_beats": Out(32),
+            "mv_dst": Out(16),
+            "mv_src": Out(16),
+            "mv_mat": Out(16),
+            "mv_done": In(1),
+            "mv_error": In(8),
+
+            "act_start": Out(1),
+            "act_act": Out(1),
+            "act_func": Out(4),
+            "act_shift": Out(6),
+            "act_sat16": Out(1),
+            "act_dst": Out(16),
+            "act_a": Out(16),
+            "act_b": Out(16),
+            "act_len": Out(16),
+            "act_done": In(1),
+        })
+
+    def _illegal(self, word: Value) -> Value:
+        """The rule of `isa.decode_error`, as logic over an instruction word."""
+        view = data.View(isa.INSTRUCTION.layout(), word)
+        legal = []
+        for op, used in isa.FIELDS_USED.items():
+            ok = view.opcode == op
+            for name in isa.INSTRUCTION.fields:
+                if name != "opcode" and name not in used:
+                    ok &= getattr(view, name) == 0
+            if op == Opcode.EW:
+                ok &= view.func <= max(Ew)
+            if op == Opcode.ACT:
+                ok &= view.func < isa.LUT_TABLES
+            if op in isa.MAX_SHIFT:
+                ok &= view.shift <= isa.MAX_SHIFT[op]
+            legal.append(ok)
+        reserved = (word & isa.INSTRUCTION.reserved_mask) != 0
+        return reserved | ~Cat(*legal).any()
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        n = cfg.lanes
+        seg_shift = (n * MASK_BITS_PER_LANE - 1).bit_length()
+
+        pc = Signal(17)
+        state = Signal(2, init=State.IDLE)
+        error = Signal(8)
+        ir = Signal(isa.INSTRUCTION.layout())
+        h0 = Signal(HEADER0.layout())
+        h1 = Signal(HEADER1.layout())
+        m.d.comb += [self.state.eq(state), self.error.eq(error), self.pc.eq(pc),
+                     self.busy.eq(state == State.BUSY)]
+
+        def fail(code):
+            m.d.sync += [state.eq(State.ERROR), error.eq(code)]
+            m.next = "IDLE"
+
+        def retire():
+            m.d.comb += self.retired.eq(1)
+            m.d.sync += pc.eq(pc + 1)
+            m.next = "FETCH"
+
+        # MATVEC job, derived from the latched instruction and header.
+        rows, cols = h0.rows, h0.cols
+        segs = (cols + (n * MASK_BITS_PER_LANE - 1)) >> seg_shift
+        value_words = Mux(h0.w4, (h1.beats + 1) >> 1, h1.beats)
+        m.d.comb += [
+            self.mv_rows.eq(rows), self.mv_cols.eq(cols), self.mv_segs.eq(segs),
+            self.mv_w4.eq(h0.w4), self.mv_out16.eq(h0.out16),
+            self.mv_mask_base.eq(h1.mask_base), self.mv_value_base.eq(h1.value_base),
+            self.mv_beats.eq(h1.beats),
+            self.mv_dst.eq(ir.dst), self.mv_src.eq(ir.a), self.mv_mat.eq(ir.b),
+        ]
+        # ACT/EW job.
+        is_act = ir.opcode == Opcode.ACT
+        m.d.comb += [
+            self.act_act.eq(is_act), self.act_func.eq(ir.func), self.act_shift.eq(ir.shift),
+            self.act_sat16.eq(ir.sat16), self.act_dst.eq(ir.dst), self.act_a.eq(ir.a),
+            self.act_b.eq(ir.b), self.act_len.eq(ir.len),
+        ]
+        m.d.comb += [self.prog_addr.eq(pc), self.param_addr.eq(ir.b)]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [pc.eq(self.pc_start), state.eq(State.BUSY), error.eq(0)]
+                    m.next = "FETCH"
+
+            with m.State("FETCH"):
+                # The program memory sees `pc` now; its word is on prog_data next cycle.
+                with m.If(pc >= cfg.prog_depth):
+                    fail(ErrorCode.ADDRESS_RANGE)
+                with m.Else():
+                    m.next = "DECODE"
+
+            with m.State("DECODE"):
+                word = data.View(isa.INSTRUCTION.layout(), self.prog_data)
+                m.d.sync += ir.eq(self.prog_data)
+                m.d.comb += self.param_addr.eq(word.b)
+                with m.If(self._illegal(self.prog_data)):
+                    fail(ErrorCode.ILLEGAL_INSTRUCTION)
+                with m.Elif(word.opcode == Opcode.NOP):
+                    retire()
+                with m.Elif(word.opcode == Opcode.HALT):
+                    m.d.comb += self.retired.eq(1)
+                    m.d.sync += state.eq(State.HALTED)
+                    m.next = "IDLE"
+                with m.Elif(word.opcode == Opcode.MATVEC):
+                    with m.If(word.b + HEADER_WORDS > cfg.param_depth):
+                        fail(ErrorCode.ADDRESS_RANGE)
+                    with m.Else():
+                        m.next = "HEADER0"
+                with m.Else():
+                    m.next = "EW_CHECK"
+
+            with m.State("HEADER0"):
+                # DECODE presented `mat`; header word 0 is here now, word 1 comes next.
+                m.d.sync += h0.eq(self.param_data)
+                m.d.comb += self.param_addr.eq(ir.b + 1)
+                m.next = "HEADER1"
+
+            with m.State("HEADER1"):
+                m.d.sync += h1.eq(self.param_data)
+                m.next = "MV_CHECK"
+
+            with m.State("MV_CHECK"):
+                bad_header = ((h0.magic != MATRIX_MAGIC) | (h0.lanes != n) | (rows == 0) |
+                              (cols == 0) |
+                              ((h0.as_value() & HEADER0.reserved_mask) != 0) |
+                              ((h1.as_value() & HEADER1.reserved_mask) != 0))
+                out_of_range = ((ir.b + HEADER_WORDS + rows > cfg.param_depth) |
+                                (h1.mask_base + rows * segs > cfg.mask_depth) |
+                                (h1.value_base + value_words > cfg.value_depth) |
+                                (ir.a + cols > cfg.spad_depth) |
+                                (ir.dst + rows > cfg.spad_depth))
+                with m.If(bad_header):
+                    fail(ErrorCode.WEIGHT_HEADER)
+                with m.Elif(out_of_range):
+                    fail(ErrorCode.ADDRESS_RANGE)
+                with m.Elif(ir.a[:(n - 1).bit_length()] != 0):
+                    fail(ErrorCode.MISALIGNED)
+                with m.Elif(ranges_meet(ir.dst, ir.a, rows, cols)):
+                    fail(ErrorCode.OVERLAP)
+                with m.Else():
+                    m.d.comb += self.mv_start.eq(1)
+                    m.next = "MV_WAIT"
+
+            with m.State("MV_WAIT"):
+                with m.If(self.mv_done):
+                    with m.If(self.mv_error != 0):
+                        fail(self.mv_error)
+                    with m.Else():
+                        retire()
+
+            with m.State("EW_CHECK"):
+                length = ir.len
+                out_of_range = ((ir.a + length > cfg.spad_depth) |
+                                (~is_act & (ir.b + length > cfg.spad_depth)) |
+                                (ir.dst + length > cfg.spad_depth))
+                overlap = (((ir.dst != ir.a) & ranges_meet(ir.dst, ir.a, length, length)) |
+                           (~is_act & (ir.dst != ir.b) & ranges_meet(ir.dst, ir.b, length, length)))
+                with m.If(out_of_range):
+                    fail(ErrorCode.ADDRESS_RANGE)
+                with m.Elif(overlap):
+                    fail(ErrorCode.OVERLAP)
+                with m.Else():
+                    m.d.comb += self.act_start.eq(1)
+                    m.next = "EW_WAIT"
+
+            with m.State("EW_WAIT"):
+                with m.If(self.act_done):
+                    retire()
+        return m
