@@ -1,0 +1,91 @@
+"""cocotb bench of the whole NEP core: random programs and fault cases compared with the golden core.
+
+Run through `simulator.run_bench(regression.nep_core, "edgeasr.verif.test_core", params, testcase=...)`
+(pytest: tests/verif/test_core.py; long runs: `edgeasr regress`). Environment:
+    NEP_PARAMS   the build parameters (set by run_bench): {"config": CoreConfig fields}
+    NEP_SEED, NEP_COUNT, NEP_FIRST   regress: cases FIRST..FIRST+COUNT-1 of seed SEED
+    NEP_CASES    replay: "seed:index,..." (each case is self-contained)
+    NEP_KINDS    faults: comma-separated fault kinds (random_program.FAULT_ERROR), NEP_COUNT each
+    NEP_REPORT   JSON-lines file receiving one CaseResult per case
+"""
+
+import os
+from pathlib import Path
+
+import cocotb
+
+from ..firmware.memory_map import CONFIG, CORE_ID, CoreConfig, Csr, Region, address
+from .common.device import GoldenDevice, RtlDevice
+from .common.tb import TB
+from .random_program import FAULT_ERROR, make_case
+from .regression import cases_for, parse_cases, run_cases
+from .simulator import bench_params
+
+
+def _config() -> CoreConfig:
+    return CoreConfig(**bench_params()["config"])
+
+
+def _report() -> Path | None:
+    path = os.environ.get("NEP_REPORT")
+    return Path(path) if path else None
+
+
+async def _devices(dut):
+    config = _config()
+    tb = await TB.create(dut)
+    return RtlDevice(tb, config), GoldenDevice(config), config
+
+
+def _assert_passed(results):
+    failed = [r for r in results if not r.passed]
+    assert not failed, f"{len(failed)} of {len(results)} cases failed, first: seed={failed[0].seed} " \
+                       f"case={failed[0].index} ({failed[0].kind}): " + " | ".join(failed[0].problems[:4])
+
+
+@cocotb.test()
+async def identity(dut):
+    """ID, CONFIG and the depth registers read what the build was configured with."""
+    rtl, golden, config = await _devices(dut)
+    csrs = [Csr.ID, Csr.CONFIG, Csr.SPAD_DEPTH, Csr.PROG_DEPTH, Csr.PARAM_DEPTH, Csr.MASK_DEPTH, Csr.VALUE_DEPTH]
+    addrs = [address(Region.CSR, c) for c in csrs]
+    got, want = await rtl.read_many(addrs), await golden.read_many(addrs)
+    assert got == want, f"CSRs {[c.name for c in csrs]}: expected {want}, got {got}"
+    assert got[0] == CORE_ID and CONFIG.unpack(got[1])["lanes"] == config.lanes
+
+
+@cocotb.test()
+async def regress(dut):
+    """NEP_COUNT random cases of seed NEP_SEED (from NEP_FIRST), every one compared with the golden core."""
+    rtl, golden, config = await _devices(dut)
+    seed, count = int(os.environ.get("NEP_SEED", "1")), int(os.environ.get("NEP_COUNT", "20"))
+    first = int(os.environ.get("NEP_FIRST", "0"))
+    results = await run_cases(rtl, golden, cases_for(seed, count, config, first), total=count, report=_report(),
+                              log=lambda s: print(s, flush=True))
+    _assert_passed(results)
+
+
+@cocotb.test()
+async def replay(dut):
+    """The cases named in NEP_CASES, alone (with waves when the build traces)."""
+    rtl, golden, config = await _devices(dut)
+    cases = [make_case(seed, index, config) for seed, index in parse_cases(os.environ.get("NEP_CASES", ""))]
+    results = await run_cases(rtl, golden, cases, total=len(cases), report=_report(),
+                              log=lambda s: print(s, flush=True))
+    _assert_passed(results)
+
+
+@cocotb.test()
+async def faults(dut):
+    """Each fault kind in NEP_KINDS (default: all), NEP_COUNT cases each: the core stops with the golden
+    core's error code (which must be the intended one) within the case's cycle budget."""
+    rtl, golden, config = await _devices(dut)
+    kinds = [k for k in os.environ.get("NEP_KINDS", ",".join(FAULT_ERROR)).split(",") if k]
+    seed, count = int(os.environ.get("NEP_SEED", "7")), int(os.environ.get("NEP_COUNT", "2"))
+    cases = [make_case(seed, 100000 * (1 + list(FAULT_ERROR).index(k)) + i, config, kind=k)
+             for k in kinds for i in range(count)]
+    results = await run_cases(rtl, golden, cases, total=len(cases), report=_report(),
+                              log=lambda s: print(s, flush=True))
+    for r in results:
+        assert r.error == FAULT_ERROR[r.kind], f"{r.kind}: golden error {r.error}"
+    _assert_passed(results)
