@@ -11,7 +11,8 @@ MATVEC  dst, src, mat          y[dst + r] = requant_r(bias_r + sum_c W[r, c] * s
     names rows, cols, weight width, output width and where its masks and values live. Only the
     non-zero weights are issued to the lanes, so a MATVEC costs about ceil(nnz / lanes) cycles.
     src must be a multiple of the lane count (the scratchpad is banked by lane); dst and
-    [src, src + cols) must not overlap [dst, dst + rows). func, sat16, shift, b, len must be zero.
+    [src, src + cols) must not overlap [dst, dst + rows). src is field `a`, mat is field `b`;
+    func, sat16, shift and len must be zero.
 ACT     dst, a, len, table=func, shift
     spad[dst + i] = lut[table][sat8(round_shift(spad[a + i], shift)) + 128]
 EW      dst, a, b, len, func, shift, sat16
