@@ -373,6 +373,8 @@ def _field_error(name: str, expected: str, found) -> WeightStreamError:
 
 def from_bytes(data) -> CompressedMatrix:
     """Parse and fully validate `to_bytes` output; raises WeightStreamError naming the byte at fault."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"from_bytes takes bytes, got {type(data).__name__}")
     data = bytes(data)
     size = len(data)
     if size < HEADER_STRUCT.size:

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_array_equal
 
 from edgeasr.firmware import loader, ops, weight_codec as wc
@@ -143,6 +144,26 @@ def test_matvec_matches_ops(lanes, weight_bits, out16, sparsity):
     nnz = int(np.count_nonzero(w))
     counters = b.counters()
     assert (counters["macs"], counters["skipped"], counters["retired"]) == (nnz, rows * cols - nnz, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lanes=st.sampled_from([4, 8, 16, 32]), rows=st.integers(1, 40),
+       cols=st.integers(1, 300), weight_bits=st.sampled_from([4, 8]), sparsity=st.floats(0, 1),
+       out16=st.booleans(), data=st.data())
+def test_matvec_random_placement(seed, lanes, rows, cols, weight_bits, sparsity, out16, data):
+    b = Bench(CoreConfig(lanes=lanes, spad_depth=1024, prog_depth=4, param_depth=128, mask_depth=512,
+                         value_depth=4096), seed=seed)
+    mat, mask_base, value_base = data.draw(st.integers(0, 128 - 2 - rows)), data.draw(st.integers(0, 64)), \
+        data.draw(st.integers(0, 64))
+    src = lanes * data.draw(st.integers(0, (1024 - cols) // lanes))
+    dst = data.draw(st.sampled_from([x for x in (0, src + cols, 1024 - rows)
+                                     if x + rows <= 1024 and not src - rows < x < src + cols]))
+    w, cm = b.matrix(rows, cols, weight_bits, sparsity, out16, mat=mat, mask_base=mask_base, value_base=value_base)
+    before = b.fill_spad()
+    assert halted(b.run(Program().matvec(dst, src, mat).halt().words()), 1)
+    want = before.copy()
+    want[dst:dst + rows] = ops.matvec(w, before[src:src + cols], cm.bias, cm.mult, cm.shift, 16 if out16 else 8)
+    assert_array_equal(b.spad(), want)
 
 
 def test_matvec_counts_set_mask_bits_over_zero_values_and_ignores_padding():
