@@ -11,6 +11,7 @@ driven combinationally with the address needed in the next cycle.
 
 Errors (in `error` with `done`): WEIGHT_TRUNCATED when a beat at or beyond the declared `beats`
 is needed; WEIGHT_LENGTH when the matrix ends with fewer beats consumed than declared.
+Mask bits for columns at or beyond `cols` (in a row's last segment) are ignored.
 """
 
 from amaranth import *
@@ -47,6 +48,7 @@ class Decompressor(wiring.Component):
         super().__init__({
             "start": In(1),
             "rows": In(16),
+            "cols": In(16),
             "segs": In(16),
             "w4": In(1),
             "mask_base": In(16),
@@ -83,8 +85,18 @@ class Decompressor(wiring.Component):
         remaining = Signal(n * mb)      # bits of the current segment not yet issued
         fresh = Signal()                # current segment's mask is on mask_data, not in `remaining`
         running = Signal()
+        last_mask = Signal(n * mb)      # mask bits that stand for real columns in a row's last segment
 
         m.d.comb += self.busy.eq(running)
+
+        # In the last segment, lane l owns the columns j*n + l < rem for rem = its column count;
+        # bits beyond them are ignored, like the golden model does.
+        rem = ((self.cols - 1) & (n * mb - 1)) + 1
+        for lane in range(n):
+            count = Signal(range(mb + 1), name=f"lane{lane}_last_bits")
+            m.d.comb += count.eq(Mux(rem > lane, (rem - lane + n - 1) >> (n - 1).bit_length(), 0))
+            with m.If(self.start):
+                m.d.sync += last_mask[lane * mb:(lane + 1) * mb].eq((Const(1, mb + 1) << count) - 1)
 
         with m.If(self.start):
             m.d.sync += [
@@ -96,7 +108,8 @@ class Decompressor(wiring.Component):
         # The masks of this cycle, and what is left of them after issuing one bit per lane.
         current = Signal(n * mb)
         left = Signal(n * mb)
-        m.d.comb += current.eq(Mux(fresh, self.mask_data, remaining))
+        row_last_seg = seg + 1 == segs
+        m.d.comb += current.eq(Mux(fresh, self.mask_data & Mux(row_last_seg, last_mask, Const(-1, n * mb)), remaining))
         lane_has = Signal(n)
         for lane in range(n):
             bits = current[lane * mb:(lane + 1) * mb]
@@ -116,7 +129,6 @@ class Decompressor(wiring.Component):
 
         uses_beat = lane_has.any()
         seg_done = ~left.any()
-        row_last_seg = seg + 1 == segs
         matrix_last = row_last_seg & (row + 1 == rows)
         next_beat = beat + uses_beat
         truncated = uses_beat & (beat >= beats)

@@ -72,7 +72,7 @@ class MatvecEngine(wiring.Component):
                 running.eq(1), written.eq(0), macs.eq(0),
             ]
         m.d.comb += [
-            dec.start.eq(self.start), dec.rows.eq(self.rows), dec.segs.eq(self.segs),
+            dec.start.eq(self.start), dec.rows.eq(self.rows), dec.cols.eq(self.cols), dec.segs.eq(self.segs),
             dec.w4.eq(self.w4), dec.mask_base.eq(self.mask_base),
             dec.value_base.eq(self.value_base), dec.beats.eq(self.beats),
             self.mask_addr.eq(dec.mask_addr), dec.mask_data.eq(self.mask_data),

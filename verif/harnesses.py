@@ -21,7 +21,7 @@ class DecompressorHarness(wiring.Component):
     def __init__(self, lanes: int, mask_depth: int, value_depth: int):
         self.lanes, self.mask_depth, self.value_depth = lanes, mask_depth, value_depth
         super().__init__({
-            "start": In(1), "rows": In(16), "segs": In(16), "w4": In(1),
+            "start": In(1), "rows": In(16), "cols": In(16), "segs": In(16), "w4": In(1),
             "mask_base": In(16), "value_base": In(16), "beats": In(32),
             "mask_w_addr": In(16), "mask_w_data": In(mask_word_bits(lanes)), "mask_w_en": In(1),
             "value_w_addr": In(16), "value_w_data": In(value_word_bits(lanes)), "value_w_en": In(1),
@@ -43,7 +43,7 @@ class DecompressorHarness(wiring.Component):
             vwr.addr.eq(self.value_w_addr), vwr.data.eq(self.value_w_data), vwr.en.eq(self.value_w_en),
             mrd.addr.eq(dec.mask_addr), dec.mask_data.eq(mrd.data),
             vrd.addr.eq(dec.value_addr), dec.value_data.eq(vrd.data),
-            dec.start.eq(self.start), dec.rows.eq(self.rows), dec.segs.eq(self.segs),
+            dec.start.eq(self.start), dec.rows.eq(self.rows), dec.cols.eq(self.cols), dec.segs.eq(self.segs),
             dec.w4.eq(self.w4), dec.mask_base.eq(self.mask_base),
             dec.value_base.eq(self.value_base), dec.beats.eq(self.beats),
             self.busy.eq(dec.busy), self.valid.eq(dec.valid), self.lane_valid.eq(dec.lane_valid),

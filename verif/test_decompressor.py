@@ -3,9 +3,12 @@
 For random matrices of every sparsity (all-zero rows and matrices included), both widths and
 balanced or unbalanced pruning, it checks that each lane emits exactly its non-zero weights with
 their bank indices, in order, that rows end where they should, that the cycle count is the
-zero-skipping bound sum(max(1, k)) over segments, and that a stream declaring too few or too many
+zero-skipping bound sum(max(1, k)) over segments, that mask bits past the last column are
+ignored, and that a stream declaring too few or too many
 beats stops with WEIGHT_TRUNCATED / WEIGHT_LENGTH.
 """
+
+import dataclasses
 
 import cocotb
 import numpy as np
@@ -14,7 +17,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from ..firmware.isa import ErrorCode
 from ..firmware.weight_codec import balanced_prune, compress
-from ..firmware.weight_format import MASK_BITS_PER_LANE, segments
+from ..firmware.weight_format import MASK_BITS_PER_LANE, column, segments
 from .common.sim_values import signed_fields, unsigned_fields
 from .simulator import bench_params
 
@@ -34,6 +37,19 @@ def random_matrix(rng, lanes):
     if rng.random() < 0.3:
         w[int(rng.integers(rows))] = 0
     return w, bits
+
+
+def with_stray_bits(cm, rng):
+    """Mask words with random bits set for the non-existent columns past `cols` (to be ignored)."""
+    words = [int(x) for x in cm.mask_words]
+    last = cm.segments - 1
+    stray = [lane * MASK_BITS_PER_LANE + j for lane in range(cm.lanes) for j in range(MASK_BITS_PER_LANE)
+             if column(last, lane, j, cm.lanes) >= cm.cols]
+    for r in range(cm.rows):
+        for bit in stray:
+            if rng.random() < 0.5:
+                words[r * cm.segments + last] |= 1 << bit
+    return dataclasses.replace(cm, mask_words=words)
 
 
 def expected_stream(w, lanes):
@@ -86,7 +102,7 @@ class DecompressorTB:
     async def run(self, cm, mask_base, value_base, beats, max_cycles=100000):
         """Start, then sample every cycle until done; returns (emitted, row_ends, cycles, error)."""
         d, n = self.dut, self.lanes
-        d.rows.value, d.segs.value, d.w4.value = cm.rows, cm.segments, int(cm.weight_bits == 4)
+        d.rows.value, d.cols.value, d.segs.value, d.w4.value = cm.rows, cm.cols, cm.segments, int(cm.weight_bits == 4)
         d.mask_base.value, d.value_base.value, d.beats.value = mask_base, value_base, beats
         d.start.value = 1
         await RisingEdge(d.clk)
@@ -123,6 +139,7 @@ async def random_matrices(dut):
         rows = w.shape[0]
         zeros, ones = np.zeros(rows, dtype=np.int64), np.ones(rows, dtype=np.int64)
         cm = compress(w, zeros, ones, zeros, lanes=tb.lanes, weight_bits=bits)
+        cm = with_stray_bits(cm, rng)
         mask_base, value_base = int(rng.integers(0, 8)), int(rng.integers(0, 8))
         await tb.load(cm, mask_base, value_base)
         emitted, row_ends, cycles, error = await tb.run(cm, mask_base, value_base, cm.beats)
