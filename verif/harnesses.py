@@ -10,8 +10,9 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..firmware.isa import INSTRUCTION_BITS
 from ..firmware.number_formats import SPAD_BITS
-from ..firmware.weight_format import mask_word_bits, value_word_bits
+from ..firmware.weight_format import PARAM_WORD_BITS, mask_word_bits, value_word_bits
 from ..rtl.activation import ActivationUnit
 from ..rtl.decompressor import INDEX_BITS, Decompressor
 from ..rtl.scratchpad import Scratchpad
@@ -85,4 +86,45 @@ class ActivationHarness(wiring.Component):
             spad.w_data.eq(Mux(busy, unit.w_data, self.spad_w_data)),
             spad.w_en.eq(Mux(busy, unit.w_en, self.spad_w_en)),
         ]
+        return m
+
+
+class SequencerHarness(wiring.Component):
+    """The sequencer with its program and parameter memories; the units are the bench's to play."""
+
+    def __init__(self, **config):
+        from ..firmware.memory_map import CoreConfig
+        from ..rtl.sequencer import Sequencer
+        self.config = CoreConfig(**config)
+        self._sequencer = Sequencer(self.config)
+        members = {
+            "prog_w_addr": In(16), "prog_w_data": In(INSTRUCTION_BITS), "prog_w_en": In(1),
+            "param_w_addr": In(16), "param_w_data": In(PARAM_WORD_BITS), "param_w_en": In(1),
+        }
+        for name, member in self._sequencer.signature.members.items():
+            if name not in ("prog_addr", "prog_data", "param_addr", "param_data"):
+                members[name] = member
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        m.submodules.sequencer = seq = self._sequencer
+        m.submodules.program = prog = Memory(shape=INSTRUCTION_BITS, depth=cfg.prog_depth, init=[])
+        m.submodules.params = params = Memory(shape=PARAM_WORD_BITS, depth=cfg.param_depth, init=[])
+        prd, pwr = prog.read_port(), prog.write_port()
+        ard, awr = params.read_port(), params.write_port()
+        m.d.comb += [
+            pwr.addr.eq(self.prog_w_addr), pwr.data.eq(self.prog_w_data), pwr.en.eq(self.prog_w_en),
+            awr.addr.eq(self.param_w_addr), awr.data.eq(self.param_w_data), awr.en.eq(self.param_w_en),
+            prd.addr.eq(seq.prog_addr), seq.prog_data.eq(prd.data),
+            ard.addr.eq(seq.param_addr), seq.param_data.eq(ard.data),
+        ]
+        for name, member in seq.signature.members.items():
+            if name in ("prog_addr", "prog_data", "param_addr", "param_data"):
+                continue
+            if member.flow == wiring.In:
+                m.d.comb += getattr(seq, name).eq(getattr(self, name))
+            else:
+                m.d.comb += getattr(self, name).eq(getattr(seq, name))
         return m
