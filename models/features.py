@@ -3,8 +3,8 @@
 Pipeline (all causal: a frame uses only samples up to its own end, so there is no look-ahead
 beyond the 25 ms analysis window):
   waveform -> 25 ms Hann windows every 10 ms (frame k covers samples [160k, 160k + 400)) ->
-  |FFT 512|^2 -> 40 triangular mel filters (20 Hz - 7.6 kHz) -> ln(energy + 1e-6) ->
-  stack 3 consecutive frames, keep every 3rd stack (30 ms per encoder step, 120 values) ->
+  |FFT 512|^2 -> 32 triangular mel filters (20 Hz - 7.6 kHz) -> ln(energy + 1e-6) ->
+  stack 3 consecutive frames, keep every 3rd stack (30 ms per encoder step, 96 values) ->
   int8: q = clip(floor((logmel - FEATURE_OFFSET) * 2**FEATURE_FRAC_BITS + 0.5), -128, 127).
 The model sees q * ENCODER_INPUT_SCALE = q / 128, the same scale (2**-7) as every LSTM output, so the
 first layer's MATVEC over [x; h] has one input scale. In log-mel units one int8 step is 1/16 nat
@@ -18,7 +18,7 @@ SAMPLE_RATE_HZ = 16000
 WINDOW_SAMPLES = 400          # 25 ms
 HOP_SAMPLES = 160             # 10 ms
 N_FFT = 512
-N_MELS = 40
+N_MELS = 32
 STACK = 3                     # frames per encoder input vector
 STRIDE = 3                    # frames between encoder input vectors (30 ms)
 FEATURE_DIM = N_MELS * STACK

@@ -1,0 +1,96 @@
+"""`edgeasr corpus` and `edgeasr train`: the command-line front of models/.
+
+The main CLI (host/cli.py) calls `add_parser(subparsers)` once and, for a parsed command whose
+`models_command` attribute is set, `run(args)`. `python -m edgeasr.models.cli ...` works alone.
+
+  edgeasr corpus [--tiny] [--seed N] [--workers N] [--json]
+  edgeasr train  [--tiny] [--seed N] [--run-dir DIR] [--until STAGE] [--teacher-epochs N]
+                 [--student-epochs N] [--q8-epochs N] [--q4-epochs N] [--max-steps-per-epoch N] [--json]
+`train` resumes whatever a previous call with the same options left in DIR (default
+data/runs/<corpus>-seed<N>), stage by stage and epoch by epoch.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+from .corpus.build import DATA_DIR, CorpusConfig, build_corpus
+
+SPLITS = ("train", "pool", "dev", "test", "rare")
+
+
+def _corpus_config(args) -> CorpusConfig:
+    return CorpusConfig.tiny(args.seed) if args.tiny else CorpusConfig(seed=args.seed)
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("corpus", help="synthesize the speech corpus (cached under data/)")
+    p.add_argument("--tiny", action="store_true", help="the few-dozen-utterance CI slice")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(models_command="corpus")
+
+    t = subparsers.add_parser("train", help="train teacher and student RNN-T (resumable)")
+    t.add_argument("--tiny", action="store_true", help="tiny corpus and models (CI smoke run)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--run-dir", default=None)
+    t.add_argument("--until", default=None, help="stop after this stage")
+    for name in ("teacher-epochs", "student-epochs", "q8-epochs", "q4-epochs", "max-steps-per-epoch"):
+        t.add_argument(f"--{name}", type=int, default=None)
+    t.add_argument("--json", action="store_true", help="machine-readable output")
+    t.set_defaults(models_command="train")
+
+
+def tiny_train_config(seed: int = 0, run_dir: str = "") -> "TrainConfig":
+    from .rnnt import ModelConfig
+    from .train import TrainConfig
+    return TrainConfig(corpus=CorpusConfig.tiny(seed), run_dir=run_dir, seed=seed,
+                       teacher=ModelConfig(kind="teacher", enc_hidden=64, enc_layers=2, embed=16,
+                                           pred_hidden=32, joint=48),
+                       student=ModelConfig(enc_hidden=32, enc_layers=2, embed=32, pred_hidden=32, joint=32),
+                       teacher_epochs=2, student_epochs=2, q8_epochs=1, q4_epochs=2,
+                       max_steps_per_epoch=3, warmup_steps=2)
+
+
+def run(args) -> int:
+    if args.models_command == "corpus":
+        cfg = _corpus_config(args)
+        path = build_corpus(cfg, workers=args.workers, progress=not args.json)
+        counts = {s: sum(1 for _ in open(os.path.join(path, f"{s}.jsonl"))) for s in SPLITS}
+        if args.json:
+            print(json.dumps({"path": path, "config": dataclasses.asdict(cfg), "utterances": counts}))
+        else:
+            print(f"corpus {path}")
+            for s, n in counts.items():
+                print(f"  {s:<6} {n:>6} utterances")
+        return 0
+    if args.models_command == "train":
+        from .train import Run, TrainConfig
+        cfg = tiny_train_config(args.seed) if args.tiny else TrainConfig(seed=args.seed)
+        over = {k: getattr(args, k) for k in ("teacher_epochs", "student_epochs", "q8_epochs", "q4_epochs",
+                                              "max_steps_per_epoch") if getattr(args, k) is not None}
+        cfg = dataclasses.replace(cfg, **over)
+        run_dir = args.run_dir or os.path.join(DATA_DIR, "runs", f"{cfg.corpus.key()}-seed{cfg.seed}")
+        cfg = dataclasses.replace(cfg, run_dir=run_dir)
+        state = Run(cfg, progress=not args.json).run(until=args.until)
+        if args.json:
+            print(json.dumps({"run_dir": run_dir, "done": state["done"], "wer": state.get("wer")}))
+        else:
+            print(f"run {run_dir}: stages done {', '.join(state['done'])}")
+            for label, w in (state.get("wer") or {}).items():
+                print(f"  {label:<34} dev {w['dev'] * 100:6.2f}%  test {w['test'] * 100:6.2f}%")
+        return 0
+    raise ValueError(f"unknown models command {args.models_command!r}; expected corpus or train")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="edgeasr")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

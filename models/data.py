@@ -1,0 +1,72 @@
+"""Batches for training and evaluation: fresh augmentation each epoch, int8 features, padding.
+
+An item's augmentation and features depend only on (seed, epoch, utterance index), so a
+resumed run sees the same data as an uninterrupted one.
+"""
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from . import features as F
+from .corpus import augment as aug
+from .rnnt import encode_text
+
+# Shorter leading/trailing silence than the corpus's test sets: it costs frames, and the
+# end-pointer data come from the pre-augmented splits.
+TRAIN_AUGMENT = aug.AugmentConfig(lead_s=(0.05, 0.4), trail_s=(0.05, 0.4))
+
+
+@dataclasses.dataclass
+class Batch:
+    feats: torch.Tensor      # (B, T, FEATURE_DIM) float, int8 * 2**-7
+    frames: torch.Tensor     # (B,) encoder-input steps
+    targets: torch.Tensor    # (B, U) int64, padded with 1
+    labels: torch.Tensor     # (B,) target lengths
+    index: list[int]         # utterance indices in the source list
+
+
+def featurize(wave: np.ndarray) -> np.ndarray:
+    return F.encoder_input(wave)
+
+
+def collate(feats: list[np.ndarray], texts: list[list[int]], index: list[int]) -> Batch:
+    T = max(len(f) for f in feats)
+    U = max(1, max(len(t) for t in texts))
+    x = np.zeros((len(feats), T, F.FEATURE_DIM), np.float32)
+    y = np.ones((len(feats), U), np.int64)
+    for i, (f, t) in enumerate(zip(feats, texts)):
+        x[i, : len(f)] = f.astype(np.float32) * F.ENCODER_INPUT_SCALE
+        y[i, : len(t)] = t
+    return Batch(torch.from_numpy(x), torch.tensor([len(f) for f in feats]), torch.from_numpy(y),
+                 torch.tensor([len(t) for t in texts]), index)
+
+
+def epoch_batches(waves: list[np.ndarray], texts: list[str], batch_size: int, seed: int,
+                  epoch: int, stream: int, augment: bool = True):
+    """Yields Batches over all utterances in a seeded order; similar lengths share a batch.
+
+    `stream` separates the random streams of different utterance lists (train, pool).
+    """
+    rng = np.random.default_rng([seed, epoch, stream])
+    lengths = np.array([len(w) for w in waves]) * rng.uniform(0.9, 1.1, len(waves))
+    order = np.argsort(lengths)
+    batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+    for bi in rng.permutation(len(batches)):
+        idx = [int(i) for i in batches[bi]]
+        feats = []
+        for i in idx:
+            w = waves[i]
+            if augment:
+                w, _, _ = aug.augment(w, np.random.default_rng([seed, epoch, stream, i]), TRAIN_AUGMENT)
+            feats.append(featurize(w))
+        yield collate(feats, [encode_text(texts[i]) for i in idx], idx)
+
+
+def eval_batches(waves: list[np.ndarray], batch_size: int = 32):
+    """Unaugmented batches in a length-sorted order (targets empty)."""
+    order = np.argsort([len(w) for w in waves])
+    for i in range(0, len(order), batch_size):
+        idx = [int(j) for j in order[i: i + batch_size]]
+        yield collate([featurize(waves[j]) for j in idx], [[] for _ in idx], idx)

@@ -1,0 +1,353 @@
+"""Teacher-student training of the on-device RNN-T, with QAT and gradual sparsification.
+
+Stages, run in order; each checkpoints every epoch under `<run_dir>/` and a finished stage is
+skipped on resume:
+  teacher       float teacher on the labelled train split (RNN-T + auxiliary CTC).
+  pseudo        the teacher's greedy transcripts of the `pool` split (its own transcripts unused).
+  student_float float student on train + pool. Train batches: RNN-T + CTC on the true
+                transcripts. Pool batches: RNN-T + CTC on the teacher's pseudo transcripts + KD,
+                the KL divergence from the teacher's output distribution at every node of the
+                alignment lattice of the pseudo transcript.
+  student_q8    from student_float: 8-bit weight fake quantization (STE), grid regularizer, hard
+                snap to the grid at each epoch end.
+  student_q4s   from student_float: 4-bit fake quantization + the same regularizer and snaps, and
+                the cubic sparsity schedule to `sparsity` (lane-balanced, NEP_LANES), exact from
+                75% of the stage on; pruned weights stay zero.
+  evaluate      WER (jiwer) on dev (training voices) and test (held-out flite voices, held-out
+                sentences) for every model; the quantized students are scored with int8/int16
+                activation fake quantization as well.
+Everything random is seeded from `seed`; training data are augmented afresh each epoch.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import quant as Q
+from .corpus.build import CorpusConfig, build_corpus, load_split
+from .corpus import augment as aug
+from .data import epoch_batches, eval_batches
+from .rnnt import BLANK, ModelConfig, TIME_REDUCTION, Transducer, decode_tokens, num_params
+from .rnnt_loss import rnnt_loss
+from .sparsity import NEP_LANES, SparsitySchedule, balanced_mask, sparsity_of
+
+STAGES = ["teacher", "pseudo", "student_float", "student_q8", "student_q4s", "evaluate"]
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    corpus: CorpusConfig = dataclasses.field(default_factory=CorpusConfig)
+    run_dir: str = ""
+    seed: int = 0
+    batch_size: int = 16
+    teacher: ModelConfig = ModelConfig(kind="teacher", enc_hidden=256, enc_layers=3, embed=64,
+                                       pred_hidden=192, joint=256)
+    student: ModelConfig = ModelConfig()
+    teacher_epochs: int = 10
+    student_epochs: int = 10
+    q8_epochs: int = 2
+    q4_epochs: int = 6
+    lr: float = 2e-3
+    qat_lr: float = 5e-4
+    warmup_steps: int = 300
+    ctc_weight: float = 0.3
+    kd_weight: float = 0.5
+    grid_reg_weight: float = 0.05
+    sparsity: float = 0.5
+    max_steps_per_epoch: int = 0          # 0 = all; tests use a few
+    threads: int = 2
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        d["corpus"] = CorpusConfig(**d["corpus"])
+        d["teacher"] = ModelConfig(**d["teacher"])
+        d["student"] = ModelConfig(**d["student"])
+        return cls(**d)
+
+
+def _ctc_loss(model, enc, batch):
+    lp = torch.log_softmax(model.ctc_head(enc), dim=-1).transpose(0, 1)
+    T = torch.clamp(batch.frames // TIME_REDUCTION, max=enc.shape[1])
+    return F.ctc_loss(lp, batch.targets, T, batch.labels, blank=BLANK, reduction="mean",
+                      zero_infinity=True)
+
+
+def _kd_loss(student_logits, teacher_logits, batch):
+    """Mean over valid lattice nodes of KL(teacher || student)."""
+    T = student_logits.shape[1]
+    t_ok = torch.arange(T)[None, :] < (batch.frames // TIME_REDUCTION)[:, None]
+    u_ok = torch.arange(student_logits.shape[2])[None, :] <= batch.labels[:, None]
+    m = (t_ok[:, :, None] & u_ok[:, None, :]).float()
+    lt = torch.log_softmax(teacher_logits, -1)
+    kl = (lt.exp() * (lt - torch.log_softmax(student_logits, -1))).sum(-1)
+    return (kl * m).sum() / m.sum()
+
+
+def _lr(cfg_lr, step, warmup, total):
+    if step < warmup:
+        return cfg_lr * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return cfg_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+class Run:
+    """Owns the run directory, data and models; `run()` executes the remaining stages."""
+
+    def __init__(self, cfg: TrainConfig, progress: bool = True):
+        self.cfg = cfg
+        self.progress = progress
+        os.makedirs(cfg.run_dir, exist_ok=True)
+        path = os.path.join(cfg.run_dir, "config.json")
+        if os.path.exists(path):
+            saved = json.load(open(path))
+            if saved != json.loads(json.dumps(dataclasses.asdict(cfg))):
+                raise ValueError(f"{path} holds a different config; use a new --run-dir or the same options")
+        else:
+            json.dump(dataclasses.asdict(cfg), open(path, "w"), indent=1)
+        torch.set_num_threads(cfg.threads)
+        self.corpus_dir = build_corpus(cfg.corpus, progress=progress)
+        self._splits = {}
+        self.state_path = os.path.join(cfg.run_dir, "state.json")
+        self.state = json.load(open(self.state_path)) if os.path.exists(self.state_path) else \
+            {"done": [], "history": {}}
+
+    def split(self, name):
+        if name not in self._splits:
+            self._splits[name] = load_split(self.corpus_dir, name)
+        return self._splits[name]
+
+    def _save_state(self):
+        tmp = self.state_path + ".tmp"
+        json.dump(self.state, open(tmp, "w"), indent=1)
+        os.replace(tmp, self.state_path)
+
+    def path(self, name):
+        return os.path.join(self.cfg.run_dir, name)
+
+    def log(self, msg):
+        with open(self.path("train.log"), "a") as f:
+            f.write(time.strftime("%H:%M:%S ") + msg + "\n")
+        if self.progress:
+            tqdm.write(msg)
+
+    # --- models ---------------------------------------------------------------------------------
+    def new_model(self, which: str) -> Transducer:
+        torch.manual_seed(self.cfg.seed + (0 if which == "teacher" else 1))
+        return Transducer(self.cfg.teacher if which == "teacher" else self.cfg.student)
+
+    def load_model(self, stage: str) -> Transducer:
+        ck = torch.load(self.path(f"{stage}.pt"), weights_only=False)
+        m = self.new_model("teacher" if stage == "teacher" else "student")
+        m.load_state_dict(ck["model"])
+        if ck.get("qat_bits"):
+            m.set_qat(ck["qat_bits"], activations=False)
+        m.eval()
+        return m
+
+    # --- one training stage ---------------------------------------------------------------------
+    def train_stage(self, stage: str, model: Transducer, epochs: int, lr: float, teacher=None,
+                    qat_bits=None, schedule: SparsitySchedule | None = None):
+        cfg = self.cfg
+        train = self.split("train")
+        waves, texts = [u.audio for u in train], [u.text for u in train]
+        pool_texts = None
+        if teacher is not None:
+            pool = self.split("pool")
+            pool_waves = [u.audio for u in pool]
+            pool_texts = json.load(open(self.path("pool_labels.json")))
+        if qat_bits:
+            model.set_qat(qat_bits, activations=False)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        steps_per_epoch = -(-len(waves) // cfg.batch_size) + \
+            (-(-len(pool_texts) // cfg.batch_size) if pool_texts else 0)
+        if cfg.max_steps_per_epoch:
+            steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+        total = epochs * steps_per_epoch
+        hist = self.state["history"].setdefault(stage, [])
+        start_epoch = 0
+        ck_path = self.path(f"{stage}.epoch.pt")
+        if os.path.exists(ck_path):
+            ck = torch.load(ck_path, weights_only=False)
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            start_epoch = ck["epoch"] + 1
+            del hist[start_epoch:]
+            self.log(f"{stage}: resumed after epoch {ck['epoch']}")
+        mats = model.matrices() if model.cfg.kind == "student" else {}
+        for epoch in range(start_epoch, epochs):
+            model.train()
+            streams = [epoch_batches(waves, texts, cfg.batch_size, cfg.seed, epoch, 0)]
+            if pool_texts:
+                streams.append(epoch_batches(pool_waves, pool_texts, cfg.batch_size, cfg.seed, epoch, 1))
+            order = np.random.default_rng([cfg.seed, epoch, 2]).permutation(
+                np.repeat(np.arange(len(streams)),
+                          [-(-len(waves) // cfg.batch_size)] +
+                          ([-(-len(pool_texts) // cfg.batch_size)] if pool_texts else [])))
+            sums = {"loss": 0.0, "rnnt": 0.0, "ctc": 0.0, "kd": 0.0, "reg": 0.0}
+            n = 0
+            bar = tqdm(order[:steps_per_epoch], desc=f"{stage} {epoch + 1}/{epochs}",
+                       disable=not self.progress, unit="batch", leave=False)
+            t0 = time.time()
+            for s_i in bar:
+                batch = next(streams[s_i])
+                step = epoch * steps_per_epoch + n
+                for g in opt.param_groups:
+                    g["lr"] = _lr(lr, step, cfg.warmup_steps if not qat_bits else 50, total)
+                if schedule is not None and (n % 20 == 0):
+                    self._apply_masks(mats, schedule.target(step))
+                logits, enc = model(batch.feats, batch.targets)
+                T = batch.frames // TIME_REDUCTION
+                l_rnnt = rnnt_loss(logits, batch.targets, T, batch.labels)
+                l_ctc = _ctc_loss(model, enc, batch)
+                loss = l_rnnt + cfg.ctc_weight * l_ctc
+                parts = {"rnnt": l_rnnt.item(), "ctc": l_ctc.item()}
+                if teacher is not None and s_i == 1:
+                    with torch.no_grad():
+                        t_logits, _ = teacher(batch.feats, batch.targets)
+                    l_kd = _kd_loss(logits, t_logits, batch)
+                    loss = loss + cfg.kd_weight * l_kd
+                    parts["kd"] = l_kd.item()
+                if qat_bits:
+                    reg = sum(Q.grid_regularizer(m.weight, qat_bits, m.mask) for m in mats.values()) / len(mats)
+                    loss = loss + cfg.grid_reg_weight * reg
+                    parts["reg"] = reg.item()
+                opt.zero_grad()
+                loss.backward()
+                for m in mats.values():
+                    m.weight.grad *= m.mask
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                opt.step()
+                with torch.no_grad():
+                    for m in mats.values():
+                        m.weight.mul_(m.mask)
+                sums["loss"] += loss.item()
+                for k, v in parts.items():
+                    sums[k] += v
+                n += 1
+                bar.set_postfix(loss=f"{sums['loss'] / n:.3f}", rnnt=f"{sums['rnnt'] / n:.3f}")
+            if schedule is not None:
+                self._apply_masks(mats, schedule.target((epoch + 1) * steps_per_epoch))
+            rec = {k: v / max(n, 1) for k, v in sums.items()}
+            if qat_bits:
+                rec["distance_to_grid_before_snap"] = float(np.mean(
+                    [Q.distance_to_grid(m.weight, qat_bits, m.mask).item() for m in mats.values()]))
+                for m in mats.values():
+                    Q.snap_to_grid_(m.weight, qat_bits)
+            rec.update(epoch=epoch, seconds=round(time.time() - t0, 1), steps=n)
+            if mats:
+                rec["sparsity"] = float(np.mean([sparsity_of(m.weight) for m in mats.values()]))
+                rec["mask_sparsity"] = float(np.mean([float((m.mask == 0).float().mean()) for m in mats.values()]))
+                rec["distance_to_grid_8"] = float(np.mean([Q.distance_to_grid(m.weight, 8, m.mask).item()
+                                                           for m in mats.values()]))
+                rec["distance_to_grid_4"] = float(np.mean([Q.distance_to_grid(m.weight, 4, m.mask).item()
+                                                           for m in mats.values()]))
+            hist.append(rec)
+            self.log(f"{stage} epoch {epoch + 1}/{epochs}: " +
+                     " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch},
+                       ck_path + ".tmp")
+            os.replace(ck_path + ".tmp", ck_path)
+            self._save_state()
+        torch.save({"model": model.state_dict(), "qat_bits": qat_bits}, self.path(f"{stage}.pt"))
+        return model
+
+    @staticmethod
+    def _apply_masks(mats, target):
+        with torch.no_grad():
+            for m in mats.values():
+                m.mask.copy_(balanced_mask(m.weight * m.mask, target, NEP_LANES))
+                m.weight.mul_(m.mask)
+
+    # --- stages ---------------------------------------------------------------------------------
+    def stage_teacher(self):
+        m = self.new_model("teacher")
+        self.log(f"teacher: {num_params(m)} parameters")
+        self.train_stage("teacher", m, self.cfg.teacher_epochs, self.cfg.lr)
+
+    def stage_pseudo(self):
+        teacher = self.load_model("teacher")
+        pool = self.split("pool")
+        rng_waves = [aug.augment(u.audio, np.random.default_rng([self.cfg.seed, 99, i]))[0]
+                     for i, u in enumerate(pool)]
+        hyps = decode(teacher, rng_waves, progress=self.progress, desc="pseudo labels")
+        json.dump(hyps, open(self.path("pool_labels.json"), "w"))
+        wer = word_error_rate([u.text for u in pool], hyps)
+        self.state["pool_pseudo_label_wer"] = wer
+        self.log(f"pseudo: {len(hyps)} pool transcripts from the teacher (their WER against the unused truth: {wer:.3f})")
+
+    def stage_student_float(self):
+        teacher = self.load_model("teacher")
+        m = self.new_model("student")
+        self.log(f"student: {num_params(m)} parameters, {num_params(m, exported_only=True)} exported")
+        self.train_stage("student_float", m, self.cfg.student_epochs, self.cfg.lr, teacher=teacher)
+
+    def stage_student_q8(self):
+        teacher = self.load_model("teacher")
+        m = self.load_model("student_float")
+        self.train_stage("student_q8", m, self.cfg.q8_epochs, self.cfg.qat_lr, teacher=teacher, qat_bits=8)
+
+    def stage_student_q4s(self):
+        teacher = self.load_model("teacher")
+        m = self.load_model("student_float")
+        steps = self.cfg.q4_epochs * (self.cfg.max_steps_per_epoch or
+                                      (-(-len(self.split("train")) // self.cfg.batch_size) +
+                                       -(-len(self.split("pool")) // self.cfg.batch_size)))
+        sched = SparsitySchedule(self.cfg.sparsity, 0, int(0.75 * steps))
+        self.train_stage("student_q4s", m, self.cfg.q4_epochs, self.cfg.qat_lr, teacher=teacher,
+                         qat_bits=4, schedule=sched)
+
+    def stage_evaluate(self):
+        from .report import write_report
+        results = {}
+        for stage, label, act in [("teacher", "teacher float", False),
+                                  ("student_float", "student float", False),
+                                  ("student_q8", "student 8-bit QAT", True),
+                                  ("student_q4s", "student 4-bit QAT + 50% sparse", True)]:
+            m = self.load_model(stage)
+            if act:
+                m.set_qat(m.qat_bits, activations=True)
+            results[label] = {}
+            for split in ("dev", "test"):
+                utts = self.split(split)
+                hyps = decode(m, [u.audio for u in utts], progress=self.progress, desc=f"{label} {split}")
+                results[label][split] = word_error_rate([u.text for u in utts], hyps)
+            self.log(f"evaluate {label}: " + " ".join(f"{k}={v:.4f}" for k, v in results[label].items()))
+        self.state["wer"] = results
+        self._save_state()
+        write_report(self.cfg.run_dir, self.state)
+
+    def run(self, until: str | None = None):
+        for stage in STAGES:
+            if stage in self.state["done"]:
+                continue
+            getattr(self, f"stage_{stage}")()
+            self.state["done"].append(stage)
+            self._save_state()
+            if stage == until:
+                break
+        return self.state
+
+
+def decode(model: Transducer, waves, progress=False, desc="decode", batch_size=32) -> list[str]:
+    model.eval()
+    out = [""] * len(waves)
+    batches = list(eval_batches(waves, batch_size))
+    for b in tqdm(batches, desc=desc, disable=not progress, leave=False):
+        hyps = model.greedy_search(b.feats, b.frames)
+        for i, h in zip(b.index, hyps):
+            out[i] = decode_tokens(h)
+    return out
+
+
+def word_error_rate(refs: list[str], hyps: list[str]) -> float:
+    import jiwer
+    hyps = [h if h.strip() else "<empty>" for h in hyps]
+    return float(jiwer.wer(refs, hyps))
