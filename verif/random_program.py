@@ -108,6 +108,7 @@ class Case:
     pc_start: int
     intended_error: ErrorCode
     max_cycles: int
+    _writes: list | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -115,6 +116,11 @@ class Case:
 
     def writes(self) -> list[tuple[int, int]]:
         """Everything the case sets up, in order; the last write is PC_START (START is the runner's)."""
+        if self._writes is None:
+            self._writes = self._make_writes()
+        return self._writes
+
+    def _make_writes(self) -> list[tuple[int, int]]:
         out = [loader.csr_write(Csr.CTRL, Ctrl.CLEAR_COUNTERS)]
         out += loader.spad_writes(0, self.spad)
         for t in range(LUT_TABLES):
@@ -332,8 +338,8 @@ class _Gen:
             shift = int(self.pick([0, self.rng.integers(4, 16), self.rng.integers(0, 32)]))
         else:
             shift = int(self.pick([0, 0, self.rng.integers(0, 4), self.rng.integers(0, 32)]))
-        if func == Ew.MOV:
-            b = 0 if self.rng.random() < 0.7 else b          # MOV ignores b; its range must still fit
+        if func == Ew.MOV and (dst == 0 or dst >= n) and self.rng.random() < 0.7:
+            b = 0                       # MOV ignores b's data, but b's range is still checked
         return Instr(encode(Opcode.EW, func=int(func), dst=dst, a=a, b=b, len=n, shift=shift,
                             sat16=int(self.rng.random() < 0.5)))
 

@@ -89,3 +89,37 @@ async def faults(dut):
     for r in results:
         assert r.error == FAULT_ERROR[r.kind], f"{r.kind}: golden error {r.error}"
     _assert_passed(results)
+
+
+@cocotb.test()
+async def script(dut):
+    """Run the jobs of the JSON file NEP_SCRIPT and write one JSON line per job to NEP_REPORT.
+
+    A job is {"writes": [[addr, data], ...], "max_cycles": n, "reads": [addr, ...]}: the writes,
+    then START (bounded by max_cycles), then the reads. Its result line holds "finished", "reads",
+    "counters", "status" and "wall_seconds" (START to busy low, the simulator running free). The
+    demo and `edgeasr bench core` drive the RTL through this test.
+    """
+    import json
+    from .common.scoreboard import csr_addresses
+    from ..firmware.memory_map import BUS_DATA_BITS, COUNTERS, STATUS
+    config = _config()
+    tb = await TB.create(dut)
+    rtl = RtlDevice(tb, config)
+    jobs = json.loads(Path(os.environ["NEP_SCRIPT"]).read_text())["jobs"]
+    with open(_report(), "w") as out:
+        for job in jobs:
+            await rtl.write_many([tuple(w) for w in job["writes"]])
+            outcome = await rtl.run(int(job["max_cycles"]))
+            line = {"finished": outcome.finished, "wall_seconds": outcome.wall_seconds}
+            if outcome.finished:
+                data = await rtl.read_many(list(job["reads"]) + csr_addresses())
+                regs = data[len(job["reads"]):]
+                line["reads"] = data[:len(job["reads"])]
+                line["counters"] = {n: regs[2 * i] | regs[2 * i + 1] << BUS_DATA_BITS for i, n in enumerate(COUNTERS)}
+                line["status"] = STATUS.unpack(regs[-1])
+            else:
+                await rtl.recover()
+            out.write(json.dumps(line) + "\n")
+            out.flush()
+            assert outcome.finished, f"job did not finish within {job['max_cycles']} cycles"

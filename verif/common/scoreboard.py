@@ -39,7 +39,7 @@ class Observation:
     wall_seconds: float = 0.0
 
 
-def _csr_addresses() -> list[int]:
+def csr_addresses() -> list[int]:
     out = []
     for name in COUNTERS:
         out += [address(Region.CSR, Csr[f"{name.upper()}_LO"]), address(Region.CSR, Csr[f"{name.upper()}_HI"])]
@@ -54,7 +54,7 @@ async def observe(device: Device, case: Case) -> Observation:
         await device.recover()
         return Observation(False, wall_seconds=outcome.wall_seconds)
     depth = case.config.spad_depth
-    data = await device.read_many([address(Region.SPAD, i) for i in range(depth)] + _csr_addresses())
+    data = await device.read_many([address(Region.SPAD, i) for i in range(depth)] + csr_addresses())
     spad = wrap(np.array(data[:depth], dtype=np.int64) & ((1 << SPAD_BITS) - 1), SPAD_BITS)
     regs = data[depth:]
     counters = {name: regs[2 * i] | regs[2 * i + 1] << BUS_DATA_BITS for i, name in enumerate(COUNTERS)}

@@ -1,0 +1,105 @@
+"""The `edgeasr` command line.
+
+    edgeasr demo [--lanes L]                       a small layer on the simulated NEP and the golden core
+    edgeasr regress --count N --seed S [--lanes L] [--waves] [--golden]
+                                                   random programs, RTL vs golden; ends "N passed, M failed"
+    edgeasr bench core --json FILE [--lanes ...]   MATVEC cycles vs sparsity and lanes
+    edgeasr <model command> ...                    from edgeasr.models.cli, when it is installed
+
+Subcommands import their machinery only when run, so `edgeasr --help` stays fast and a missing
+optional part (the models' CLI) cannot break the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+OWN_COMMANDS = ("demo", "regress", "bench")
+
+
+def _models_cli():
+    """edgeasr.models.cli, or None when this checkout does not have it (yet)."""
+    try:
+        return importlib.import_module("edgeasr.models.cli")
+    except ModuleNotFoundError as e:
+        if e.name in ("edgeasr.models.cli", "edgeasr.models"):
+            return None
+        raise
+
+
+def _demo(args) -> int:
+    from ..verif.demo import run_demo
+    return 0 if run_demo(lanes=args.lanes) else 1
+
+
+def _regress(args) -> int:
+    from ..verif.regression import regress
+    passed, failed = regress(args.count, args.seed, lanes=args.lanes, waves=args.waves,
+                             replays=args.replays, golden_only=args.golden)
+    return 1 if failed else 0
+
+
+def _bench(args) -> int:
+    if args.target == "core":
+        from ..verif.bench_core import run_bench_core
+        return run_bench_core(json_path=args.json, lanes=args.lanes, sparsities=args.sparsities,
+                              rows=args.rows, cols=args.cols)
+    print("edgeasr bench asr: the recognizer benchmark is not part of this checkout yet "
+          "(it lands with the ASR issues); `edgeasr bench core` is available.", file=sys.stderr)
+    return 2
+
+
+def build_parser(models=None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgeasr", description=__doc__.split("\n")[0].strip())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="compile a small layer, run it on the simulated NEP and the golden core")
+    p.add_argument("--lanes", type=int, default=8, choices=(8, 16), help="MAC lanes of the simulated core")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("regress", help="random programs on the RTL, compared word by word with the golden core")
+    p.add_argument("--count", type=int, default=100, help="number of random cases (default 100)")
+    p.add_argument("--seed", type=int, default=1, help="regression seed; case i uses SeedSequence([seed, i])")
+    p.add_argument("--lanes", type=int, default=8, choices=(4, 8, 16, 32), help="MAC lanes (default 8)")
+    p.add_argument("--waves", action="store_true", help="trace the whole run to FST (about 3x slower)")
+    p.add_argument("--replays", type=int, default=3,
+                   help="failing cases to replay alone with FST tracing (default 3; 0 = none)")
+    p.add_argument("--golden", action="store_true", help="golden core vs golden core, no simulator (checks the generator)")
+    p.set_defaults(func=_regress)
+
+    p = sub.add_parser("bench", help="benchmarks: `core` (MATVEC cycles vs sparsity), `asr` (later)")
+    p.add_argument("target", choices=("core", "asr"))
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--lanes", type=int, nargs="+", default=[8, 16], help="lane counts (default 8 16)")
+    p.add_argument("--sparsities", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 0.9],
+                   help="balanced sparsities (default 0 0.25 0.5 0.75 0.9)")
+    p.add_argument("--rows", type=int, default=256)
+    p.add_argument("--cols", type=int, default=512)
+    p.set_defaults(func=_bench)
+
+    if models is not None:
+        models.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    models = _models_cli()
+    if argv and not argv[0].startswith("-") and argv[0] not in OWN_COMMANDS and models is None:
+        print(f"edgeasr: unknown command {argv[0]!r}. Available: {', '.join(OWN_COMMANDS)}. Model commands "
+              f"come from edgeasr.models.cli, which this checkout does not have yet.", file=sys.stderr)
+        return 2
+    parser = build_parser(models)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if hasattr(args, "func"):
+        return int(args.func(args) or 0)
+    return int(models.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
