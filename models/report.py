@@ -21,7 +21,7 @@ def write_report(run_dir: str, state: dict) -> tuple[str, str]:
         axes[0].plot(x, [r["rnnt"] for r in recs], marker="o", label=f"{stage} rnnt")
         offset = x[-1]
         if "sparsity" in recs[0]:
-            axes[1].plot(x, [r["mask_sparsity"] for r in recs], marker="o", label=f"{stage} mask")
+            axes[1].plot(x, [r.get("mask_sparsity", r["sparsity"]) for r in recs], marker="o", label=f"{stage} mask")
             axes[1].plot(x, [r["sparsity"] for r in recs], ls="--", label=f"{stage} zeros")
             grid = "distance_to_grid_4" if "q4" in stage else "distance_to_grid_8"
             axes[2].plot(x, [r.get("distance_to_grid_before_snap", r[grid]) for r in recs], marker="o",

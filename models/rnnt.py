@@ -65,6 +65,13 @@ class NepMatrix(nn.Module):
             w = Q.fake_quant_weight(w, self.weight_bits)
         return w
 
+    def effective_bias(self) -> torch.Tensor:
+        """The bias on the accumulator grid (scale * 2**-7, int32) in QAT mode, as exported."""
+        if self.weight_bits is None:
+            return self.bias
+        step = Q.weight_scale(self.weight * self.mask, self.weight_bits)[:, 0] * 2.0 ** -Q.ACT_FRAC_BITS
+        return self.bias + (Q.round_half_up(self.bias.detach() / step) * step - self.bias).detach()
+
 
 class StudentLSTM(nn.Module):
     """One LSTM layer over the concatenated [x; h] (see module docstring)."""
@@ -78,7 +85,7 @@ class StudentLSTM(nn.Module):
         self.qat = False
 
     def step(self, x, h, c):
-        z = F.linear(torch.cat([x, h], dim=1), self.gates.effective(), self.gates.bias)
+        z = F.linear(torch.cat([x, h], dim=1), self.gates.effective(), self.gates.effective_bias())
         zi, zf, zg, zo = z.chunk(4, dim=1)
         if self.qat:
             i, f, o = (Q.lut(v, torch.sigmoid) for v in (zi, zf, zo))
@@ -104,7 +111,7 @@ class StudentLSTM(nn.Module):
             w = self.gates.effective()
             inp = x.shape[2]
             out, hn, cn = torch.lstm(x, (h[None], c[None]),
-                                     [w[:, :inp], w[:, inp:], self.gates.bias, torch.zeros_like(self.gates.bias)],
+                                     [w[:, :inp], w[:, inp:], self.gates.effective_bias(), torch.zeros_like(self.gates.bias)],
                                      True, 1, 0.0, self.training, False, True)
             return out, (hn[0], cn[0])
         out = []
@@ -200,12 +207,12 @@ class Transducer(nn.Module):
             return self.joint_out(torch.tanh(self.joint_enc(enc) + self.joint_pred(pred)))
         H = enc.shape[-1]
         w = self.joint_hidden.effective()
-        z = F.linear(enc, w[:, :H]) + F.linear(pred, w[:, H:]) + self.joint_hidden.bias
+        z = F.linear(enc, w[:, :H]) + F.linear(pred, w[:, H:]) + self.joint_hidden.effective_bias()
         if self.qat_act:
             j = Q.lut(z, torch.tanh)
-            return Q.fake_quant(F.linear(j, self.joint_out.effective(), self.joint_out.bias),
+            return Q.fake_quant(F.linear(j, self.joint_out.effective(), self.joint_out.effective_bias()),
                                 Q.LOGIT_FRAC_BITS, Q.LOGIT_BITS)
-        return F.linear(torch.tanh(z), self.joint_out.effective(), self.joint_out.bias)
+        return F.linear(torch.tanh(z), self.joint_out.effective(), self.joint_out.effective_bias())
 
     def forward(self, feats, targets):
         """(logits (B, T', U+1, V), encoder output (B, T', H))."""

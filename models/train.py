@@ -13,9 +13,13 @@ skipped on resume:
   student_q4s   from student_float: 4-bit fake quantization + the same regularizer and snaps, and
                 the cubic sparsity schedule to `sparsity` (lane-balanced, NEP_LANES), exact from
                 75% of the stage on; pruned weights stay zero.
+  export        both QAT students in NEP formats (`export`), saved as student_q8.npz and
+                student_q4s.npz; image sizes against the teacher's float32 size.
   evaluate      WER (jiwer) on dev (training voices) and test (held-out flite voices, held-out
                 sentences) for every model; the quantized students are scored with int8/int16
-                activation fake quantization as well.
+                activation fake quantization (float64, so float rounding cannot flip a grid
+                decision), and the integer golden RNN-T runs the 4-bit image; its 1-best is compared
+                with the fake-quant model's.
 Everything random is seeded from `seed`; training data are augmented afresh each epoch.
 """
 
@@ -38,7 +42,7 @@ from .rnnt import BLANK, ModelConfig, TIME_REDUCTION, Transducer, decode_tokens,
 from .rnnt_loss import rnnt_loss
 from .sparsity import NEP_LANES, SparsitySchedule, balanced_mask, sparsity_of
 
-STAGES = ["teacher", "pseudo", "student_float", "student_q8", "student_q4s", "evaluate"]
+STAGES = ["teacher", "pseudo", "student_float", "student_q8", "student_q4s", "export", "evaluate"]
 
 
 @dataclasses.dataclass
@@ -50,8 +54,8 @@ class TrainConfig:
     teacher: ModelConfig = ModelConfig(kind="teacher", enc_hidden=256, enc_layers=3, embed=64,
                                        pred_hidden=192, joint=256)
     student: ModelConfig = ModelConfig()
-    teacher_epochs: int = 10
-    student_epochs: int = 10
+    teacher_epochs: int = 12
+    student_epochs: int = 14
     q8_epochs: int = 2
     q4_epochs: int = 6
     lr: float = 2e-3
@@ -304,7 +308,19 @@ class Run:
         self.train_stage("student_q4s", m, self.cfg.q4_epochs, self.cfg.qat_lr, teacher=teacher,
                          qat_bits=4, schedule=sched)
 
+    def stage_export(self):
+        from .export import export_student, save_image, sizes
+        teacher = self.load_model("teacher")
+        for stage, bits in (("student_q8", 8), ("student_q4s", 4)):
+            ex = export_student(self.load_model(stage), bits)
+            save_image(ex, self.path(f"{stage}.npz"))
+            self.state.setdefault("sizes", {})[stage] = sizes(ex, teacher)
+            self.log(f"export {stage}: {self.state['sizes'][stage]}")
+
     def stage_evaluate(self):
+        from .export import load_image
+        from .features import encoder_input
+        from .golden_rnnt import GoldenRnnt
         from .report import write_report
         results = {}
         for stage, label, act in [("teacher", "teacher float", False),
@@ -314,12 +330,24 @@ class Run:
             m = self.load_model(stage)
             if act:
                 m.set_qat(m.qat_bits, activations=True)
+                m.double()
             results[label] = {}
             for split in ("dev", "test"):
                 utts = self.split(split)
                 hyps = decode(m, [u.audio for u in utts], progress=self.progress, desc=f"{label} {split}")
                 results[label][split] = word_error_rate([u.text for u in utts], hyps)
+                if stage == "student_q4s":
+                    fq_hyps = hyps
+                    golden = GoldenRnnt(load_image(self.path("student_q4s.npz")))
+                    g_hyps = [decode_tokens(golden.greedy_search(encoder_input(u.audio)))
+                              for u in tqdm(utts, desc=f"integer golden {split}", disable=not self.progress,
+                                            leave=False)]
+                    results.setdefault("integer golden (4-bit, 50% sparse)", {})[split] = \
+                        word_error_rate([u.text for u in utts], g_hyps)
+                    self.state.setdefault("golden_agreement", {})[split] = \
+                        float(np.mean([a == b for a, b in zip(fq_hyps, g_hyps)]))
             self.log(f"evaluate {label}: " + " ".join(f"{k}={v:.4f}" for k, v in results[label].items()))
+        self.log(f"integer golden 1-best equal to fake-quant: {self.state.get('golden_agreement')}")
         self.state["wer"] = results
         self._save_state()
         write_report(self.cfg.run_dir, self.state)
@@ -338,10 +366,11 @@ class Run:
 
 def decode(model: Transducer, waves, progress=False, desc="decode", batch_size=32) -> list[str]:
     model.eval()
+    dtype = next(model.parameters()).dtype
     out = [""] * len(waves)
     batches = list(eval_batches(waves, batch_size))
     for b in tqdm(batches, desc=desc, disable=not progress, leave=False):
-        hyps = model.greedy_search(b.feats, b.frames)
+        hyps = model.greedy_search(b.feats.to(dtype), b.frames)
         for i, h in zip(b.index, hyps):
             out[i] = decode_tokens(h)
     return out

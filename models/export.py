@@ -1,0 +1,109 @@
+"""Export of the trained student to the NEP's formats, and the size figures.
+
+For every NEP matrix (weights masked and on the QAT grid) with per-row scale s_r and int8 input at
+2**-7, the accumulator has scale s_r * 2**-7. Its row parameters map it to the consumer's scale:
+    LSTM gates, joint hidden -> the LUT input grid 2**-LUT_IN_FRAC_BITS, int8 output;
+    joint output             -> logits at 2**-LOGIT_FRAC_BITS, int16 output (out16).
+  bias_r = round(b_r / (s_r * 2**-7)) (int32),  mult_r / 2**shift_r ~ s_r * 2**-7 / out_scale with
+  mult_r in [2**14, 2**15) (16-bit signed) and shift_r <= REQUANT_SHIFT_MAX.
+The embedding is an int8 table at 2**-7 (a lookup, not a MATVEC). LUTs are the defaults.
+`save_image`/`load_image` write one .npz: a JSON manifest plus each matrix's `weight_codec.to_bytes`.
+"""
+
+import dataclasses
+import io
+import json
+import math
+
+import numpy as np
+import torch
+
+from ..firmware.number_formats import (BIAS_BITS, LUT_IN_FRAC_BITS, MULT_BITS, REQUANT_SHIFT_MAX,
+                                       int_range)
+from ..firmware.weight_codec import CompressedMatrix, compress, decompress, from_bytes, to_bytes
+from . import quant as Q
+from .rnnt import ModelConfig, Transducer
+from .sparsity import NEP_LANES
+
+
+@dataclasses.dataclass
+class ExportedStudent:
+    config: ModelConfig
+    weight_bits: int
+    matrices: dict[str, CompressedMatrix]     # name -> compressed matrix (see Transducer.matrices)
+    embed: np.ndarray                         # (V, E) int8 at 2**-7
+
+    def image_bytes(self) -> int:
+        """Bytes of the device image: every serialized matrix plus the embedding table."""
+        return sum(len(to_bytes(m)) for m in self.matrices.values()) + self.embed.size
+
+
+def fixed_point(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mult, shift) with mult / 2**shift ~ real > 0, mult in [2**14, 2**15)."""
+    mults, shifts = [], []
+    top = 1 << (MULT_BITS - 1)
+    for r in np.asarray(real, dtype=np.float64):
+        if r <= 0:
+            raise ValueError(f"requantization scale must be positive, got {r}")
+        shift = min(max(MULT_BITS - 1 - math.ceil(math.log2(r)), 0), REQUANT_SHIFT_MAX)
+        mult = int(np.floor(r * 2.0 ** shift + 0.5))
+        while mult >= top:
+            shift -= 1
+            mult = int(np.floor(r * 2.0 ** shift + 0.5))
+        mults.append(mult)
+        shifts.append(shift)
+    return np.array(mults, np.int64), np.array(shifts, np.int64)
+
+
+def _out_scale(name: str) -> tuple[float, bool]:
+    if name == "joint_out":
+        return 2.0 ** -Q.LOGIT_FRAC_BITS, True
+    return 2.0 ** -LUT_IN_FRAC_BITS, False
+
+
+@torch.no_grad()
+def export_student(model: Transducer, weight_bits: int) -> ExportedStudent:
+    """The student in NEP formats. Weights are quantized as the QAT forward pass does."""
+    mats = {}
+    for name, m in model.matrices().items():
+        q, s = Q.quantize_weight(m.weight * m.mask, weight_bits)
+        q = q.long().numpy()
+        s = s[:, 0].double().numpy()
+        acc_scale = s * Q_ACT_SCALE
+        out_scale, out16 = _out_scale(name)
+        lo, hi = int_range(BIAS_BITS)
+        bias = np.clip(np.floor(m.bias.double().numpy() / acc_scale + 0.5), lo, hi).astype(np.int64)
+        mult, shift = fixed_point(acc_scale / out_scale)
+        mats[name] = compress(q, bias, mult, shift, lanes=NEP_LANES, weight_bits=weight_bits, out16=out16)
+    e = torch.clamp(model.embed.weight, -1.0, 127 / 128)
+    embed = torch.floor(e * 2 ** Q.ACT_FRAC_BITS + 0.5).clamp(-128, 127).to(torch.int8).numpy()
+    return ExportedStudent(model.cfg, weight_bits, mats, embed)
+
+
+Q_ACT_SCALE = 2.0 ** -Q.ACT_FRAC_BITS
+
+
+def save_image(ex: ExportedStudent, path: str):
+    manifest = {"config": dataclasses.asdict(ex.config), "weight_bits": ex.weight_bits,
+                "lanes": NEP_LANES, "matrices": list(ex.matrices)}
+    arrays = {f"matrix:{n}": np.frombuffer(to_bytes(m), np.uint8) for n, m in ex.matrices.items()}
+    np.savez_compressed(path, manifest=np.frombuffer(json.dumps(manifest).encode(), np.uint8),
+                        embed=ex.embed, **arrays)
+
+
+def load_image(path: str) -> ExportedStudent:
+    z = np.load(path)
+    manifest = json.loads(bytes(z["manifest"]).decode())
+    mats = {n: from_bytes(bytes(z[f"matrix:{n}"])) for n in manifest["matrices"]}
+    return ExportedStudent(ModelConfig(**manifest["config"]), manifest["weight_bits"], mats, z["embed"])
+
+
+def dense_weights(ex: ExportedStudent) -> dict[str, np.ndarray]:
+    return {n: decompress(m) for n, m in ex.matrices.items()}
+
+
+def sizes(ex: ExportedStudent, teacher: Transducer) -> dict:
+    from .rnnt import num_params
+    t = num_params(teacher) * 4
+    return {"teacher_float32_bytes": t, "student_image_bytes": ex.image_bytes(),
+            "student_fraction_of_teacher": ex.image_bytes() / t}
