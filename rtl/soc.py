@@ -1,0 +1,42 @@
+"""The NEP SoC: the core behind a UART and the framed link bridge, as it goes on a dev board.
+
+Pins: `uart_rx` (from the host) and `uart_tx` (to the host), 8N1 at clock / `divisor` baud.
+The same design runs in Verilator behind a pseudo-terminal for hardware-in-the-loop tests.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..firmware.link_protocol import IDLE_RESET_BYTES
+from ..firmware.memory_map import CoreConfig
+from .core import NEPCore
+from .link_bridge import LinkBridge
+from .uart import UartRx, UartTx
+
+
+class NEPSoC(wiring.Component):
+    def __init__(self, config: CoreConfig = CoreConfig(), divisor: int = 8):
+        self.config, self.divisor = config, divisor
+        super().__init__({
+            "uart_rx": In(1, init=1),
+            "uart_tx": Out(1, init=1),
+            "busy": Out(1),
+            "link_errors": Out(16),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = NEPCore(self.config)
+        m.submodules.rx = rx = UartRx(self.divisor)
+        m.submodules.tx = tx = UartTx(self.divisor)
+        m.submodules.bridge = bridge = LinkBridge(idle_reset_cycles=IDLE_RESET_BYTES * 10 * self.divisor)
+        wiring.connect(m, bridge.bus, core.bus)
+        m.d.comb += [
+            rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx),
+            bridge.rx_data.eq(rx.data), bridge.rx_valid.eq(rx.valid),
+            tx.data.eq(bridge.tx_data), tx.valid.eq(bridge.tx_valid), bridge.tx_ready.eq(tx.ready),
+            bridge.core_busy.eq(core.busy), self.busy.eq(core.busy),
+            self.link_errors.eq(bridge.frames_bad + rx.errors),
+        ]
+        return m
