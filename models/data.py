@@ -31,6 +31,25 @@ def featurize(wave: np.ndarray) -> np.ndarray:
     return F.encoder_input(wave)
 
 
+def spec_augment(q: np.ndarray, rng, freq_masks: int = 2, max_mels: int = 4, time_masks: int = 2,
+                 max_steps: int = 4) -> np.ndarray:
+    """SpecAugment on int8 encoder input: mel bands masked in all stacked frames, and whole steps,
+    set to the utterance's mean value."""
+    q = q.copy()
+    fill = np.int8(np.round(q.mean())) if q.size else np.int8(0)
+    view = q.reshape(len(q), F.STACK, F.N_MELS)
+    for _ in range(freq_masks):
+        w = int(rng.integers(0, max_mels + 1))
+        f0 = int(rng.integers(0, F.N_MELS - w + 1))
+        view[:, :, f0: f0 + w] = fill
+    for _ in range(time_masks):
+        w = int(rng.integers(0, max_steps + 1))
+        if len(q) > 4 * w:
+            t0 = int(rng.integers(0, len(q) - w + 1))
+            q[t0: t0 + w] = fill
+    return q
+
+
 def collate(feats: list[np.ndarray], texts: list[list[int]], index: list[int]) -> Batch:
     T = max(len(f) for f in feats)
     U = max(1, max(len(t) for t in texts))
@@ -59,8 +78,11 @@ def epoch_batches(waves: list[np.ndarray], texts: list[str], batch_size: int, se
         for i in idx:
             w = waves[i]
             if augment:
-                w, _, _ = aug.augment(w, np.random.default_rng([seed, epoch, stream, i]), TRAIN_AUGMENT)
-            feats.append(featurize(w))
+                rng_i = np.random.default_rng([seed, epoch, stream, i])
+                w, _, _ = aug.augment(w, rng_i, TRAIN_AUGMENT)
+                feats.append(spec_augment(featurize(w), rng_i))
+            else:
+                feats.append(featurize(w))
         yield collate(feats, [encode_text(texts[i]) for i in idx], idx)
 
 
