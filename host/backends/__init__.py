@@ -1,0 +1,1 @@
+"""Device backends behind `host.device.Device`: `golden` (instruction-level model) and `verilator` (the RTL)."""
