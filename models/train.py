@@ -15,6 +15,7 @@ skipped on resume:
                 75% of the stage on; pruned weights stay zero.
   export        both QAT students in NEP formats (`export`), saved as student_q8.npz and
                 student_q4s.npz; image sizes against the teacher's float32 size.
+  publish       (full corpus only) copies the images, config and report to models/artifacts/.
   evaluate      WER (jiwer) on dev (training voices) and test (held-out flite voices, held-out
                 sentences) for every model; the quantized students are scored with int8/int16
                 activation fake quantization (float64, so float rounding cannot flip a grid
@@ -42,7 +43,8 @@ from .rnnt import BLANK, ModelConfig, TIME_REDUCTION, Transducer, decode_tokens,
 from .rnnt_loss import rnnt_loss
 from .sparsity import NEP_LANES, SparsitySchedule, balanced_mask, sparsity_of
 
-STAGES = ["teacher", "pseudo", "student_float", "student_q8", "student_q4s", "export", "evaluate"]
+STAGES = ["teacher", "pseudo", "student_float", "student_q8", "student_q4s", "export", "evaluate", "publish"]
+ARTIFACTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts")
 
 
 @dataclasses.dataclass
@@ -351,6 +353,18 @@ class Run:
         self.state["wer"] = results
         self._save_state()
         write_report(self.cfg.run_dir, self.state)
+
+    def stage_publish(self):
+        """Copy the exported students and the report into models/artifacts (full corpus only:
+        these are the committed, reproducible artifacts)."""
+        if self.cfg.corpus.name != "full":
+            self.log("publish: skipped (not the full corpus)")
+            return
+        import shutil
+        os.makedirs(ARTIFACTS_DIR, exist_ok=True)
+        for name in ("student_q4s.npz", "student_q8.npz", "report.json", "report.png", "config.json"):
+            shutil.copy(self.path(name), os.path.join(ARTIFACTS_DIR, name))
+        self.log(f"publish: artifacts in {ARTIFACTS_DIR}")
 
     def run(self, until: str | None = None):
         for stage in STAGES:
