@@ -96,7 +96,8 @@ def run_bench_core(json_path: str | None = None, lanes=(8, 16), sparsities=(0.0,
                    rows: int = 256, cols: int = 512, console=None) -> int:
     from rich.console import Console
     from rich.table import Table
-    console = console or Console()
+    import sys
+    console = console or Console(width=None if sys.stdout.isatty() else 170)
     sparsities = sorted(set(sparsities) | {0.0})          # the dense point is the speedup's reference
     points = []
     for L in lanes:

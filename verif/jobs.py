@@ -13,18 +13,18 @@ import time
 
 from ..firmware import loader
 from ..firmware.memory_map import CoreConfig, Csr, Ctrl, Region, address
-from .simulator import RUN_ROOT, run_bench
+from .simulator import RUN_ROOT
 
 
 def rtl_jobs(config: CoreConfig, jobs: list[dict], tag: str, waves: bool = False, quiet: bool = True) -> list[dict]:
-    from .regression import BENCH_MODULE, TOP_NAME, core_params, nep_core
+    from .regression import run_core_bench
     test_dir = RUN_ROOT / f"{tag}-{config.lanes}lanes"
     test_dir.mkdir(parents=True, exist_ok=True)
     script, report = test_dir / "jobs.json", test_dir / "results.jsonl"
     script.write_text(json.dumps({"jobs": jobs}))
     report.unlink(missing_ok=True)
-    run_bench(nep_core, BENCH_MODULE, core_params(config), name=TOP_NAME, testcase="script", waves=waves,
-              test_dir=test_dir, quiet=quiet, extra_env={"NEP_SCRIPT": str(script), "NEP_REPORT": str(report)})
+    run_core_bench(config, "script", waves=waves, test_dir=test_dir, quiet=quiet,
+                   extra_env={"NEP_SCRIPT": str(script), "NEP_REPORT": str(report)})
     return [json.loads(line) for line in report.read_text().splitlines()]
 
 

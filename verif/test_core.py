@@ -123,3 +123,52 @@ async def script(dut):
             out.write(json.dumps(line) + "\n")
             out.flush()
             assert outcome.finished, f"job did not finish within {job['max_cycles']} cycles"
+
+
+@cocotb.test()
+async def busy_bus_access(dut):
+    """While BUSY, memory writes are dropped and memory reads return 0, both setting the sticky
+    STATUS.refused; registers still read; the result equals the golden core's (which never sees the
+    dropped writes); the next START clears refused."""
+    import numpy as np
+    from ..firmware import loader, weight_codec
+    from ..firmware.assembler import Program
+    from ..firmware.memory_map import STATUS, Ctrl, State
+    from .common.scoreboard import csr_addresses
+    rtl, golden, config = await _devices(dut)
+    rng = np.random.default_rng(99)
+    rows, cols = 64, 256
+    w = rng.integers(-128, 128, (rows, cols))
+    cm = weight_codec.compress(w, np.zeros(rows, np.int64), np.full(rows, 1 << 14, np.int64),
+                               np.full(rows, 24, np.int64), lanes=config.lanes, weight_bits=8)
+    spad = rng.integers(-128, 128, config.spad_depth)
+    dst = cols
+    program = Program().matvec(dst=dst, src=0, mat=0).halt().halt().words()
+    writes = (loader.spad_writes(0, spad) + loader.matrix_writes(cm, 0, 0, 0) + loader.program_writes(program)
+              + [loader.csr_write(Csr.PC_START, 0)])
+    await rtl.write_many(writes)
+    await golden.write_many(writes)
+    bus = rtl.tb.bus
+    await bus.write(address(Region.CSR, Csr.CTRL), int(Ctrl.START))
+    victim = dst + rows + 3
+    await bus.write_many([(address(Region.SPAD, victim), 1234), (address(Region.PROGRAM, 0), 0xFF)])
+    during = await bus.read_many([address(Region.SPAD, 1), address(Region.CSR, Csr.STATUS)])
+    assert during[0] == 0, f"a scratchpad read while BUSY returned {during[0]}, expected 0"
+    st = STATUS.unpack(during[1])
+    assert st["state"] == State.BUSY and st["refused"] == 1, f"STATUS while BUSY: {st}"
+    outcome = await bus.wait_idle(20 * rows * cols)
+    assert outcome.finished, "the MATVEC did not finish"
+    await golden.run(0)
+    n = config.spad_depth
+    got = await rtl.read_many([address(Region.SPAD, i) for i in range(n)] + csr_addresses())
+    want = await golden.read_many([address(Region.SPAD, i) for i in range(n)])
+    bad = [i for i in range(n) if (got[i] ^ want[i]) & 0xFFFF]
+    assert not bad, f"spad[{bad[0]}] expected {want[bad[0]]}, got {got[bad[0]]} ({len(bad)} entries differ)"
+    st = STATUS.unpack(got[-1])
+    assert st["state"] == State.HALTED and st["refused"] == 1, f"STATUS after the run: {st}"
+    prog = address(Region.PROGRAM, 0)
+    assert await rtl.read_many([prog]) == await golden.read_many([prog]), "a program write while BUSY landed"
+    await rtl.write_many([loader.csr_write(Csr.PC_START, 2)])
+    assert (await rtl.run(100)).finished
+    st = STATUS.unpack(await bus.csr(Csr.STATUS))
+    assert st["refused"] == 0 and st["state"] == State.HALTED and st["pc"] == 2, f"STATUS after a new START: {st}"

@@ -102,8 +102,15 @@ class NepBus:
         """
         start = time.monotonic()
         await self.write(address(Region.CSR, Csr.CTRL), int(Ctrl.START))
+        return await self.wait_idle(max_cycles, start)
+
+    async def wait_idle(self, max_cycles: int, start: float | None = None) -> RunOutcome:
+        """Wait (bounded) until busy falls; call right after the START write or while busy."""
+        start = time.monotonic() if start is None else start
         for _ in range(3):
-            await ReadOnly()
+            if not self._in_readonly:
+                await ReadOnly()
+                self._in_readonly = True
             if int(self._busy.value):
                 fired = await First(FallingEdge(self._busy), Timer(max_cycles * self.period_ns, unit="ns"))
                 self._in_readonly = False
