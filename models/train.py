@@ -15,13 +15,16 @@ skipped on resume:
                 75% of the stage on; pruned weights stay zero.
   export        both QAT students in NEP formats (`export`), saved as student_q8.npz and
                 student_q4s.npz; image sizes against the teacher's float32 size.
-  publish       (full corpus only) copies the images, config and report to models/artifacts/.
   evaluate      WER (jiwer) on dev (training voices) and test (held-out flite voices, held-out
                 sentences) for every model; the quantized students are scored with int8/int16
                 activation fake quantization (float64, so float rounding cannot flip a grid
                 decision), and the integer golden RNN-T runs the 4-bit image; its 1-best is compared
                 with the fake-quant model's.
+  publish       (full corpus only) copies the images, config and report to models/artifacts/.
 Everything random is seeded from `seed`; training data are augmented afresh each epoch.
+QAT stages train with fake-quantized weights and biases and float activations (torch's fused LSTM
+kernel: the per-step loop with int8/int16 activation fake quantization is ~10x slower); the
+activation quantization is applied when the QAT students are evaluated and exported.
 """
 
 import dataclasses
