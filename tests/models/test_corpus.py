@@ -44,3 +44,15 @@ def test_augment_keeps_speech_boundaries():
     i0, i1 = int(s0 * 16000), int(s1 * 16000)
     assert np.abs(y[: i0 - 1]).max() < 0.01 and np.abs(y[i1 + 1:]).max() < 0.01
     assert np.abs(y[i0: i1]).max() > 0.3
+
+
+def test_plan_and_augmentation_are_deterministic():
+    from edgeasr.models.corpus.build import CorpusConfig, _plan
+    cfg = CorpusConfig.tiny(seed=11)
+    assert _plan(cfg) == _plan(cfg)
+    assert _plan(cfg) != _plan(CorpusConfig.tiny(seed=12))
+    x = (np.random.default_rng(0).standard_normal(16000) * 0.1).astype(np.float32)
+    a = augment.augment(x, np.random.default_rng([1, 2, 3]))
+    b = augment.augment(x, np.random.default_rng([1, 2, 3]))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1:] == b[1:]
