@@ -169,10 +169,14 @@ def _run_rtl(config: CoreConfig, seed: int, count: int, waves: bool, console):
     report.parent.mkdir(parents=True, exist_ok=True)
     report.unlink(missing_ok=True)
     console.print(f"building the {config.lanes}-lane core (cached) and running {count} cases, seed {seed}")
-    res = run_core_bench(config, "regress", waves=waves, check=False,
-                    extra_env={"NEP_SEED": str(seed), "NEP_COUNT": str(count), "NEP_REPORT": str(report)})
-    if waves and res.waves_file:
-        console.print(f"waveform: {res.waves_file}")
+    from .simulator import SimulationError
+    try:
+        res = run_core_bench(config, "regress", waves=waves, check=False,
+                             extra_env={"NEP_SEED": str(seed), "NEP_COUNT": str(count), "NEP_REPORT": str(report)})
+        if waves and res.waves_file:
+            console.print(f"waveform: {res.waves_file}")
+    except SimulationError as e:            # a crashed simulator: the report holds the cases that ran
+        console.print(f"[red]{e}[/red]")
     results = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
     return results, report
 
