@@ -30,10 +30,9 @@ import numpy as np
 from ..firmware import loader, weight_codec
 from ..firmware.isa import INSTRUCTION, LUT_TABLES, ErrorCode, Ew, Opcode, encode
 from ..firmware.memory_map import CoreConfig, Csr, Ctrl
-from ..firmware.number_formats import (ACT_BITS, BIAS_BITS, LUT_ENTRIES, MULT_BITS, SPAD_BITS, default_luts,
-                                       int_range)
-from ..firmware.weight_format import (HEADER0, HEADER1, HEADER_WORDS, MATRIX_MAGIC, WBITS_CODE, segment_columns,
-                                      segments, value_words)
+from ..firmware.number_formats import BIAS_BITS, LUT_ENTRIES, MULT_BITS, SPAD_BITS, default_luts, int_range
+from ..firmware.weight_format import (HEADER0, HEADER1, HEADER_WORDS, MATRIX_MAGIC, segment_columns, segments,
+                                      value_words)
 
 # Small memories keep a case's bus traffic short (the scoreboard reads every scratchpad entry).
 REGRESS_DEPTHS = dict(spad_depth=2048, prog_depth=64, param_depth=1024, mask_depth=1024, value_depth=4096)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -198,7 +197,3 @@ def _replay_with_waves(config: CoreConfig, cases: list[tuple[int, int]], console
 def parse_cases(text: str) -> list[tuple[int, int]]:
     """'seed:index,seed:index' -> [(seed, index), ...]"""
     return [tuple(int(x) for x in item.split(":")) for item in text.split(",") if item]
-
-
-if __name__ == "__main__":   # pragma: no cover
-    regress(int(sys.argv[1]), int(sys.argv[2]), golden_only=os.environ.get("GOLDEN") == "1")

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,8 +337,3 @@ def lint(top_factory: Callable[..., object], params: Mapping[str, object] | None
     cmd = [verilator_binary(), "--lint-only", "-Wall", *LINT_WAIVERS, "--top-module", name, str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=lint_dir)
     return LintResult(proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stdout + proc.stderr, cmd)
-
-
-if __name__ == "__main__":     # pragma: no cover - manual check: python -m edgeasr.verif.simulator
-    verilator_environment()
-    print(verilator_binary(), file=sys.stderr)

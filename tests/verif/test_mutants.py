@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgeasr.firmware import ops
-from edgeasr.firmware.number_formats import ACC_BITS, requantize, saturate, wrap
+from edgeasr.firmware.number_formats import ACC_BITS, saturate, wrap
 from edgeasr.verif.common.device import GoldenDevice
 from edgeasr.verif.random_program import make_case, regress_config
 from edgeasr.verif.regression import run_cases

@@ -24,7 +24,7 @@ def test_core_verilog_is_lint_clean(lanes):
 
 
 def test_build_is_cached(tmp_path, monkeypatch):
-    from amaranth import Module, Signal
+    from amaranth import Module
     from amaranth.lib import wiring
     from amaranth.lib.wiring import In, Out
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import Iterable, Sequence
 
-import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, First, NextTimeStep, ReadOnly, RisingEdge, Timer
 
