@@ -5,7 +5,8 @@ The main CLI (host/cli.py) calls `add_parser(subparsers)` once and, for a parsed
 
   edgeasr corpus [--tiny] [--seed N] [--workers N] [--json]
   edgeasr train  [--tiny] [--seed N] [--run-dir DIR] [--until STAGE] [--teacher-epochs N]
-                 [--student-epochs N] [--q8-epochs N] [--q4-epochs N] [--max-steps-per-epoch N] [--json]
+                 [--student-epochs N] [--q8-epochs N] [--q4-epochs N] [--max-steps-per-epoch N]
+                 [--status] [--json]
 `train` resumes whatever a previous call with the same options left in DIR (default
 data/runs/<corpus>-seed<N>), stage by stage and epoch by epoch.
 """
@@ -40,6 +41,7 @@ def add_parser(subparsers) -> None:
     t.add_argument("--until", default=None, help="stop after this stage")
     for name in ("teacher-epochs", "student-epochs", "q8-epochs", "q4-epochs", "max-steps-per-epoch"):
         t.add_argument(f"--{name}", type=int, default=None)
+    t.add_argument("--status", action="store_true", help="report the run's progress; do not train")
     t.add_argument("--json", action="store_true", help="machine-readable output")
     t.set_defaults(models_command="train")
 
@@ -75,6 +77,8 @@ def run(args) -> int:
         cfg = dataclasses.replace(cfg, **over)
         run_dir = args.run_dir or os.path.join(DATA_DIR, "runs", f"{cfg.corpus.key()}-seed{cfg.seed}")
         cfg = dataclasses.replace(cfg, run_dir=run_dir)
+        if args.status:
+            return _status(run_dir, args.json)
         state = Run(cfg, progress=not args.json).run(until=args.until)
         if args.json:
             print(json.dumps({"run_dir": run_dir, "done": state["done"], "wer": state.get("wer")}))
@@ -84,6 +88,22 @@ def run(args) -> int:
                 print(f"  {label:<34} dev {w['dev'] * 100:6.2f}%  test {w['test'] * 100:6.2f}%")
         return 0
     raise ValueError(f"unknown models command {args.models_command!r}; expected corpus or train")
+
+
+def _status(run_dir: str, as_json: bool) -> int:
+    path = os.path.join(run_dir, "state.json")
+    state = json.load(open(path)) if os.path.exists(path) else {"done": [], "history": {}}
+    last = {k: v[-1] for k, v in state.get("history", {}).items() if v}
+    if as_json:
+        print(json.dumps({"run_dir": run_dir, "done": state["done"], "last_epoch": last,
+                          "wer": state.get("wer")}))
+        return 0
+    print(f"run {run_dir}")
+    print(f"  stages done: {', '.join(state['done']) or 'none'}")
+    for stage, rec in last.items():
+        print(f"  {stage:<14} epoch {rec['epoch'] + 1}: rnnt {rec['rnnt']:.3f}  ctc {rec['ctc']:.3f}"
+              + (f"  sparsity {rec['sparsity']:.3f}" if "sparsity" in rec else "") + f"  ({rec['seconds']:.0f} s)")
+    return 0
 
 
 def main(argv=None) -> int:
