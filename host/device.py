@@ -61,7 +61,11 @@ class RunResult:
 
 
 def _as_pairs(writes) -> np.ndarray:
-    pairs = np.asarray(writes if isinstance(writes, np.ndarray) else list(writes), dtype=np.int64)
+    try:
+        pairs = np.asarray(writes if isinstance(writes, np.ndarray) else list(writes), dtype=np.int64)
+    except OverflowError:
+        raise ValueError(f"bus writes must be (address, data) pairs of 24- and 32-bit ints; one does not "
+                         f"fit 64 bits") from None
     if pairs.size == 0:
         return np.zeros((0, 2), dtype=np.uint32)
     if pairs.ndim != 2 or pairs.shape[1] != 2:
@@ -133,7 +137,10 @@ class Device(abc.ABC):
 
     def read_many(self, addrs: Sequence[int] | np.ndarray) -> list[int]:
         """Bus reads in order, as unsigned 32-bit ints."""
-        a = np.asarray(addrs, dtype=np.int64).reshape(-1)
+        try:
+            a = np.asarray(addrs, dtype=np.int64).reshape(-1)
+        except OverflowError:
+            raise ValueError(f"bus addresses must fit {BUS_ADDR_BITS} bits; one does not fit 64") from None
         if a.size == 0:
             return []
         _check_addresses(a)
@@ -222,21 +229,31 @@ class Device(abc.ABC):
         """STATUS as a dict: state (memory_map.State), refused, error (isa.ErrorCode), pc."""
         return loader.read_status(self._reader([address(Region.CSR, Csr.STATUS)]))
 
+    def _snapshot(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(status, counters) from one bulk read."""
+        addrs = [address(Region.CSR, Csr.STATUS)] + [address(Region.CSR, c) for c in _COUNTER_CSRS]
+        read = self._reader(addrs)
+        return loader.read_status(read), loader.read_counters(read)
+
     def run(self, pc_start: int = 0, max_cycles: int = DEFAULT_MAX_CYCLES) -> RunResult:
         """Run the program at `pc_start` to its HALT and return the run's status and counts.
 
         Raises DeviceFault (error code, PC) if the core stops with an error, DeviceTimeout if it is
-        still BUSY after `max_cycles` clocks. The device's counters keep summing across runs; the
-        result holds this run's share.
+        still BUSY after `max_cycles` clocks, DeviceError if it is already BUSY (after a timeout:
+        `reset()` first). The device's counters keep summing across runs; the result holds this
+        run's share.
         """
         if max_cycles <= 0:
             raise ValueError(f"max_cycles must be positive, got {max_cycles}")
-        before = self.counters()
+        status, before = self._snapshot()
+        if status["state"] == State.BUSY:
+            raise DeviceError(f"{self.name}: core is BUSY at pc {status['pc']} before START (a run that timed "
+                              f"out?); reset() the device first")
         self.write(*loader.csr_write(Csr.PC_START, pc_start))
         start = time.perf_counter()
         finished = self._start(max_cycles)
         wall = time.perf_counter() - start
-        status = self.status()
+        status, after = self._snapshot()
         if not finished:
             raise DeviceTimeout(f"{self.name}: core still BUSY at pc {status['pc']} after {max_cycles} cycles "
                                 f"(started at pc {pc_start}); reset() the device before using it again")
@@ -246,7 +263,6 @@ class Device(abc.ABC):
         if status["state"] != State.HALTED:
             raise DeviceError(f"{self.name}: after START the core reads state {State(status['state']).name}, "
                               f"expected HALTED or ERROR")
-        after = self.counters()
         counts = {k: (after[k] - before[k]) & COUNTER_MASK for k in COUNTERS}
         return RunResult(State.HALTED, status["pc"], counts, wall)
 

@@ -133,11 +133,14 @@ class Section:
     @classmethod
     def matrix(cls, cm: CompressedMatrix, mat: int, mask_base: int, value_base: int,
                flags=SectionFlag(0)) -> list["Section"]:
-        """The three sections of a compressed matrix placed as `loader.matrix_writes` places it."""
+        """The sections of a compressed matrix placed as `loader.matrix_writes` places it: params and
+        masks, and values unless the matrix is all zeros (no value words; sections are never empty)."""
         flags = SectionFlag(flags)
-        return [cls(SectionType.WEIGHTS, Region.PARAM, mat, param_words(cm, mask_base, value_base), flags),
-                cls(SectionType.WEIGHTS, Region.MASK, mask_base, list(cm.mask_words), flags),
-                cls(SectionType.WEIGHTS, Region.VALUE, value_base, list(cm.value_words), flags)]
+        out = [cls(SectionType.WEIGHTS, Region.PARAM, mat, param_words(cm, mask_base, value_base), flags),
+               cls(SectionType.WEIGHTS, Region.MASK, mask_base, list(cm.mask_words), flags)]
+        if cm.value_words:
+            out.append(cls(SectionType.WEIGHTS, Region.VALUE, value_base, list(cm.value_words), flags))
+        return out
 
 
 def _unsigned(values, bits: int, what: str) -> list[int]:
@@ -185,6 +188,8 @@ class Image:
             if region not in c.region_words():
                 raise ImageError(f"section {i}: {region.name} is not a memory region")
             bits = c.region_words()[region][1]
+            if not len(s.words):
+                raise ImageError(f"section {i} ({region.name}) has no words; leave empty sections out")
             try:
                 payload = words_to_array(s.words, word_bytes(c, region) * 8, f"section {i} word").tobytes()
             except ValueError as e:

@@ -67,6 +67,30 @@ def _hole(case, status):
     return (instr.fields["dst"], instr.matrix.cm.rows) if instr is not None and instr.matrix is not None else None
 
 
+def test_sixteen_lanes_matvec_is_bit_identical():
+    """One 16-lane core (small depths: its build is the cost): a MATVEC and an ACT, golden vs Verilator.
+
+    First in the file, so that pytest-xdist starts this build on one worker while another builds
+    the 8-lane core.
+    """
+    config = CoreConfig(lanes=16, spad_depth=1024, prog_depth=16, param_depth=128, mask_depth=128, value_depth=512)
+    rng = np.random.default_rng(7)
+    cm = _matrix(rng, 48, 16 * 16 + 3, 16)
+    writes = (loader.spad_writes(0, rng.integers(-300, 300, config.spad_depth)) + loader.matrix_writes(cm, 0, 0, 0)
+              + loader.program_writes(Program().matvec(dst=512, src=0, mat=0).act(dst=600, a=512, length=48, table=1)
+                                      .halt().words()))
+    results = []
+    for spec in ("golden", "verilator"):
+        with open_device(spec, config) as dev:
+            dev.write_many(writes)
+            run = dev.run(0)
+            results.append((run.pc, {k: run.counters[k] for k in ("macs", "skipped", "retired")},
+                            dev.read_spad(0, config.spad_depth)))
+    (g_pc, g_counts, g_spad), (r_pc, r_counts, r_spad) = results
+    assert (g_pc, g_counts) == (r_pc, r_counts)
+    np.testing.assert_array_equal(g_spad, r_spad)
+
+
 def test_both_report_the_built_config(devices):
     for dev in devices:
         assert dev.config() == CONFIG
@@ -163,6 +187,9 @@ def test_verilator_times_out_instead_of_hanging_and_recovers(devices):
     with pytest.raises(DeviceTimeout, match=r"^verilator: core still BUSY at pc 0 after 50 cycles \(started at "
                                             r"pc 0\); reset\(\) the device before using it again$"):
         rtl.run(0, max_cycles=50)
+    with pytest.raises(DeviceError, match=r"^verilator: core is BUSY at pc 0 before START \(a run that timed out\?\); "
+                                          r"reset\(\) the device first$"):
+        rtl.run(0)
     rtl.reset()
     assert rtl.status()["state"] == State.IDLE
     assert rtl.run(0).counters["retired"] == 2
@@ -198,23 +225,3 @@ def test_serial_is_a_clear_placeholder_and_unknown_names_are_rejected():
     assert issubclass(BackendNotImplemented, DeviceError) and issubclass(BackendNotImplemented, NotImplementedError)
     with pytest.raises(ValueError, match=r"^unknown device 'fpga'; expected one of golden, verilator, serial:PORT$"):
         open_device("fpga")
-
-
-def test_sixteen_lanes_matvec_is_bit_identical():
-    """One 16-lane core (small depths): a MATVEC and an ACT, golden vs Verilator."""
-    config = CoreConfig(lanes=16, spad_depth=2048, prog_depth=16, param_depth=512, mask_depth=512, value_depth=2048)
-    rng = np.random.default_rng(7)
-    cm = _matrix(rng, 48, 16 * 16 + 3, 16)
-    writes = (loader.spad_writes(0, rng.integers(-300, 300, config.spad_depth)) + loader.matrix_writes(cm, 0, 0, 0)
-              + loader.program_writes(Program().matvec(dst=512, src=0, mat=0).act(dst=600, a=512, length=48, table=1)
-                                      .halt().words()))
-    results = []
-    for spec in ("golden", "verilator"):
-        with open_device(spec, config) as dev:
-            dev.write_many(writes)
-            run = dev.run(0)
-            results.append((run.pc, {k: run.counters[k] for k in ("macs", "skipped", "retired")},
-                            dev.read_spad(0, config.spad_depth)))
-    (g_pc, g_counts, g_spad), (r_pc, r_counts, r_spad) = results
-    assert (g_pc, g_counts) == (r_pc, r_counts)
-    np.testing.assert_array_equal(g_spad, r_spad)

@@ -125,6 +125,13 @@ def test_structural_errors_with_a_valid_crc_are_named():
 def test_building_a_bad_image_fails_before_any_bytes():
     with pytest.raises(ImageError, match=r"^scratchpad values must be in \[-32768, 32767\], found \[0, 40000\]$"):
         Section.data(0, [0, 40000])
+    assert [s.region for s in Section.matrix(weight_codec.compress(
+        np.zeros((3, 5), np.int64), np.zeros(3, np.int64), np.ones(3, np.int64), np.zeros(3, np.int64), lanes=8,
+        weight_bits=8), 0, 0, 0)] == [Region.PARAM, Region.MASK]          # an all-zero matrix has no values
+    image = make_image()
+    image.sections.append(Section.code(40, []))
+    with pytest.raises(ImageError, match=r"^section 7 \(PROGRAM\) has no words; leave empty sections out$"):
+        image.to_bytes()
     image = make_image()
     image.entry_points["bad name"] = 0
     with pytest.raises(ImageError, match=r"^name 'bad name' must be an identifier"):
