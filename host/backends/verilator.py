@@ -66,9 +66,9 @@ def _nep_core(config: dict):
     return NEPCore(CoreConfig(**config))
 
 
-def _verilator_args() -> list[str]:
+def _verilator_args(link_args: tuple[str, ...] = LINK_ARGS) -> list[str]:
     from ...verif.simulator import AMARANTH_WAIVERS
-    return [*AMARANTH_WAIVERS, "-MAKEFLAGS", MAKE_OPTIONS, *LINK_ARGS]
+    return [*AMARANTH_WAIVERS, "-MAKEFLAGS", MAKE_OPTIONS, *link_args]
 
 
 def _verilator_version() -> str:
@@ -100,33 +100,36 @@ def library_root() -> Path:
     return BUILD_ROOT / "nep_lib"
 
 
-def build_library(config: CoreConfig, quiet: bool = True) -> Path:
-    """The path of the harness library for `config`, building it first if no cached build exists.
+def build_verilated(top_factory, params: dict, top_name: str, sources: list[Path], output: str, *,
+                    root: Path, tag: str, args: list[str], what: str, quiet: bool = True) -> Path:
+    """The path of `output` Verilated from `top_factory(**params)` plus the C++ `sources`, built if needed.
 
-    Raises DeviceError (with the tail of the build log) if Verilator or the C++ build fails.
+    The Verilog, the sources' text, `args` and the Verilator version name the folder
+    `root/<top_name>-<tag>-<hash>/`; a folder whose `build.ok` exists is reused, and a file lock per
+    folder makes concurrent callers build it once. Raises DeviceError (with the tail of the build
+    log; `what` names the design in the message) if Verilator or the C++ build fails.
     """
     from ...verif import simulator
-    params = {"config": asdict(config)}
-    verilog = simulator.generate_verilog(_nep_core, params, TOP_NAME)
-    harness = HARNESS.read_text()
-    args = _verilator_args()
-    key = _digest(verilog, params, args, harness, _verilator_version())
-    build_dir = library_root() / f"{TOP_NAME}-{config.lanes}l-{key}"
-    library, stamp = build_dir / LIBRARY_NAME, build_dir / "build.ok"
-    if stamp.exists() and library.exists():
-        return library
+    verilog = simulator.generate_verilog(top_factory, params, top_name)
+    texts = [src.read_text() for src in sources]
+    key = _digest(verilog, params, args, *texts, _verilator_version())
+    build_dir = root / f"{top_name}-{tag}-{key}"
+    product, stamp = build_dir / output, build_dir / "build.ok"
+    if stamp.exists() and product.exists():
+        return product
     with _file_lock(build_dir.with_name(build_dir.name + ".lock")):
-        if stamp.exists() and library.exists():          # another worker built it while we waited
-            return library
+        if stamp.exists() and product.exists():          # another worker built it while we waited
+            return product
         build_dir.mkdir(parents=True, exist_ok=True)
-        (build_dir / f"{TOP_NAME}.v").write_text(verilog)
-        (build_dir / HARNESS.name).write_text(harness)
+        (build_dir / f"{top_name}.v").write_text(verilog)
+        for src, text in zip(sources, texts):
+            (build_dir / src.name).write_text(text)
         (build_dir / "params.json").write_text(json.dumps(params, indent=1, sort_keys=True))
         obj_dir = build_dir / "obj"
         shutil.rmtree(obj_dir, ignore_errors=True)
         cmd = [simulator.verilator_binary(), "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 2),
-               *args, "--top-module", TOP_NAME, "--Mdir", str(obj_dir), "-o", LIBRARY_NAME,
-               f"{TOP_NAME}.v", HARNESS.name]
+               *args, "--top-module", top_name, "--Mdir", str(obj_dir), "-o", output,
+               f"{top_name}.v", *(src.name for src in sources)]
         start = time.monotonic()
         log_path = build_dir / "build.log"
         with open(log_path, "w") as log:
@@ -134,13 +137,23 @@ def build_library(config: CoreConfig, quiet: bool = True) -> Path:
             log.flush()
             proc = subprocess.run(cmd, cwd=build_dir, stdout=log if quiet else None,
                                   stderr=subprocess.STDOUT if quiet else None)
-        if proc.returncode != 0 or not (obj_dir / LIBRARY_NAME).exists():
+        if proc.returncode != 0 or not (obj_dir / output).exists():
             tail = log_path.read_text()[-4000:]
-            raise DeviceError(f"Verilator build of the {config.lanes}-lane core failed (exit {proc.returncode}); "
+            raise DeviceError(f"Verilator build of {what} failed (exit {proc.returncode}); "
                               f"log {log_path}:\n{tail}")
-        os.replace(obj_dir / LIBRARY_NAME, library)
+        os.replace(obj_dir / output, product)
         stamp.write_text(f"{time.monotonic() - start:.1f} s build\n")
-        return library
+        return product
+
+
+def build_library(config: CoreConfig, quiet: bool = True) -> Path:
+    """The path of the harness library for `config`, building it first if no cached build exists.
+
+    Raises DeviceError (with the tail of the build log) if Verilator or the C++ build fails.
+    """
+    return build_verilated(_nep_core, {"config": asdict(config)}, TOP_NAME, [HARNESS], LIBRARY_NAME,
+                           root=library_root(), tag=f"{config.lanes}l", args=_verilator_args(),
+                           what=f"the {config.lanes}-lane core", quiet=quiet)
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
