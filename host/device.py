@@ -267,35 +267,13 @@ class Device(abc.ABC):
         return RunResult(State.HALTED, status["pc"], counts, wall)
 
 
-class SerialDevice(Device):
-    """A NEP on a board, reached over a serial port (the board issue builds it; not here yet)."""
-
-    name = "serial"
-
-    def __init__(self, port: str, config: CoreConfig | None = None):
-        super().__init__()
-        raise BackendNotImplemented(f"serial backend ({port}): talking to a board over a serial port is not "
-                                    f"implemented yet; use --device golden or --device verilator")
-
-    def _write_pairs(self, pairs):           # pragma: no cover - unreachable until implemented
-        raise BackendNotImplemented("serial backend")
-
-    def _read_words(self, addrs):            # pragma: no cover
-        raise BackendNotImplemented("serial backend")
-
-    def _start(self, max_cycles):            # pragma: no cover
-        raise BackendNotImplemented("serial backend")
-
-    def reset(self):                         # pragma: no cover
-        raise BackendNotImplemented("serial backend")
-
-
 BACKENDS = ("golden", "verilator", "serial:PORT")
 
 
 def open_device(spec: str, config: CoreConfig | None = None) -> Device:
     """A device by name: "golden", "verilator" (built for `config`, default CoreConfig()), or
-    "serial:/dev/ttyUSB0" (the board reports its own config; `config`, if given, is checked).
+    "serial:/dev/ttyUSB0[@BAUD]" (the board reports its own config; `config`, if given, is checked;
+    BAUD defaults to 115200 and does not matter on a pty).
     """
     if spec == "golden":
         from .backends.golden import GoldenDevice
@@ -304,5 +282,7 @@ def open_device(spec: str, config: CoreConfig | None = None) -> Device:
         from .backends.verilator import VerilatorDevice
         return VerilatorDevice(config or CoreConfig())
     if spec.startswith("serial:") and len(spec) > len("serial:"):
-        return SerialDevice(spec[len("serial:"):], config)
+        from .backends.serial import SerialDevice, parse_spec
+        path, baudrate = parse_spec(spec[len("serial:"):])
+        return SerialDevice(path, config, baudrate=baudrate)
     raise ValueError(f"unknown device {spec!r}; expected one of {', '.join(BACKENDS)}")

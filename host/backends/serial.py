@@ -1,0 +1,404 @@
+"""The `serial` backend: a NEP SoC (`rtl.soc.NEPSoC`) on a dev board, or behind a pty, driven over pyserial.
+
+`open_device("serial:/dev/ttyUSB0[@BAUD]")` opens the port, resynchronises the link (PING) and
+returns a `SerialDevice`. Each Device primitive becomes frames of `firmware.link_protocol`:
+
+- writes: runs of consecutive addresses, cut into WRITE frames of up to `frame_words` words
+  (at most MAX_WORDS; non-consecutive or repeated addresses start a new frame; order is kept);
+- reads: the same runs as READ frames, answered by DATA;
+- start: one RUN frame with the PC_START last written (the device writes PC_START and CTRL.START
+  itself and answers ACK + STATUS once the core is idle);
+- reset: the link has no reset command, see `reset`.
+
+Reliability. Every frame is sent, then its answer (same SEQ, expected command and length) awaited.
+A NAK for our SEQ is retransmitted at once; no valid answer in time (lost or damaged request or
+answer) is retransmitted after flushing the input, with the SAME SEQ, so a RUN whose ACK was lost
+is answered from the device's memory instead of running twice (WRITE and READ are idempotent).
+Frames with another SEQ (late answers to earlier copies) and garbage are skipped by the parser.
+After a failed attempt the frame size halves (down to MIN_FRAME_WORDS) and it doubles back after
+GROW_AFTER clean frames, so a noisy line moves short frames that mostly get through. A transaction
+that ended in an error makes the next one start with a PING resync. What happened is counted in
+`link_stats()` (retransmissions, NAKs, timeouts, recovered frames, dropped bytes).
+
+Giving up (the dead-device bound). The wait for an answer is bounded per attempt (first_timeout_s
+plus three times the frame's wire time at the nominal baud rate, doubling per retry up to
+max_timeout_s) and per transaction by a deadline: dead_after_s after the later of the
+transaction's start and the last valid frame from the device. The read loop returns every poll_s,
+so DeviceError is raised at most dead_after_s + poll_s (1.5 + 0.02 s with `LinkTiming()`) after
+the device's last answer or the request it did not answer: within 2 s of a device dying. A device
+that keeps NAKing (a line too noisy to pass any frame) fails after max_attempts.
+A RUN answers only when the core is idle, and the bridge ignores the line meanwhile, so a silent
+RUN cannot be told from a long one: its deadline adds `max_cycles / run_clock_hz`. A device that
+disappears (a simulator killed, a USB adapter unplugged) hangs the port up, and that is reported
+at once, RUN or not; only a board that stays connected but wedged mid-RUN waits out that bound.
+Reads and writes of the port raise DeviceError too (write_timeout is dead_after_s).
+
+Undetected errors: CRC-16 catches every error of up to 3 bits and every burst of up to 16 bits in
+a frame; a duplicated or shifted byte turns the check into a random 1 in 65536 match.
+"""
+
+from __future__ import annotations
+
+import errno as errno_codes
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ...firmware import link_protocol as lp
+from ...firmware import loader
+from ...firmware.errors import DeviceError
+from ...firmware.memory_map import CoreConfig, Csr, Ctrl, Region, address
+from ..device import Device
+
+DEFAULT_BAUD = 115200
+MIN_FRAME_WORDS = 8             # best words per frame at 1% damaged bytes (~40% of frames fail)
+GROW_AFTER = 32                 # clean frames in a row before the frame size doubles again
+_PC_START_ADDR = address(Region.CSR, Csr.PC_START)
+_OVERHEAD = lp.HEADER_BYTES + lp.CRC_BYTES
+_ANSWER = object()              # sentinel kinds returned by _await
+_NAK = object()
+_DAMAGED = object()
+
+
+class _Shrink(Exception):
+    """A WRITE/READ frame failed while longer than the frame size: its caller resends it in pieces."""
+
+    def __init__(self, since: float):
+        self.since = since
+
+
+@dataclass(frozen=True)
+class LinkTiming:
+    """How long the host waits; see the module docstring for the dead-device arithmetic."""
+    first_timeout_s: float = 0.02     # wait beyond 2x the frame's round-trip wire time, first attempt
+    backoff: float = 1.5              # the wait grows by this per timeout of a frame ...
+    max_timeout_s: float = 0.3        # ... up to this
+    dead_after_s: float = 1.5         # no valid frame from the device this long: DeviceError
+    max_attempts: int = 100           # per frame, even if the device keeps answering NAK
+    poll_s: float = 0.01              # granularity of the read loop
+    run_clock_hz: float = 100_000.0   # slowest device clock assumed when bounding a RUN
+
+    @property
+    def dead_bound_s(self) -> float:
+        """Longest time from the device's last answer to DeviceError (outside a RUN)."""
+        return self.dead_after_s + self.poll_s
+
+
+@dataclass
+class LinkStats:
+    """What the link did since the port was opened."""
+    frames: int = 0              # command frames answered
+    retransmissions: int = 0     # frames sent again with the same SEQ
+    recovered: int = 0           # frames answered after at least one retransmission
+    naks: int = 0                # NAKs received for our frames
+    timeouts: int = 0            # attempts with no answer at all in time
+    damaged: int = 0             # attempts whose answer arrived spoiled (retransmitted without waiting)
+    resplit: int = 0             # failed frames given up and resent as shorter frames (WRITE/READ)
+    stale: int = 0               # valid frames with another SEQ (answers to earlier copies), skipped
+    unexpected: int = 0          # frames with our SEQ but the wrong command or length, skipped
+    resyncs: int = 0             # PING resynchronisations (open, reset, after an error)
+    bytes_out: int = 0
+    bytes_in: int = 0
+    dropped_bytes: int = 0       # bytes read that were not part of a valid frame (garbage, damage)
+
+    def summary(self) -> str:
+        return (f"{self.frames} frames, {self.retransmissions} retransmitted, {self.recovered} recovered, "
+                f"{self.naks} NAKs, {self.damaged} damaged answers, {self.timeouts} timeouts, "
+                f"{self.dropped_bytes} bytes dropped, "
+                f"{self.bytes_out} B out, {self.bytes_in} B in")
+
+
+def parse_spec(spec: str) -> tuple[str, int]:
+    """"PATH[@BAUD]" (what follows "serial:") -> (path, baud)."""
+    path, at, baud = spec.rpartition("@")
+    if at and baud.isdigit():
+        return path, int(baud)
+    return spec, DEFAULT_BAUD
+
+
+class SerialDevice(Device):
+    """A NEP SoC on `port`: a path (opened with pyserial at `baudrate`) or an open pyserial-like object.
+
+    A port object needs read(n), write(b), reset_input_buffer(), in_waiting, close() and a `port`
+    attribute naming it (pyserial's Serial and `fault_injector.FaultInjector` have them); its read
+    timeout should be short (LinkTiming.poll_s): it bounds how late a deadline is noticed.
+    `config`, if given, is checked against what the board reports. Raises DeviceError if the port
+    cannot be opened or the device does not answer a PING within dead_after_s.
+    """
+
+    def __init__(self, port, config: CoreConfig | None = None, *, baudrate: int = DEFAULT_BAUD,
+                 timing: LinkTiming = LinkTiming()):
+        super().__init__()
+        self.timing = timing
+        self._byte_s = 10.0 / baudrate            # nominal time per byte on the wire
+        self._byte_s_seen = 0.0                    # measured: round trip / bytes moved, averaged
+        if isinstance(port, str):
+            self.path = port
+            self.name = f"serial {port}"
+            self._port = _open_port(port, baudrate, timing)
+        else:
+            self.path = getattr(port, "port", None) or repr(port)
+            self.name = f"serial {self.path}"
+            self._port = port
+        self._parser = lp.FrameParser()
+        self._stats = LinkStats()
+        self._accepted_bytes = 0
+        self._seq = 0
+        self._frame_words = lp.MAX_WORDS
+        self._clean = 0
+        self._pc_start: int | None = None
+        self._last_alive = 0.0
+        self._closed = False
+        self._needs_resync = False
+        self.last_status: int | None = None      # STATUS word of the last RUN's answer
+        try:
+            self.resync()
+            if config is not None and self.config() != config:
+                raise DeviceError(f"{self.name}: the board reports {self.config()}, expected {config}")
+        except BaseException:
+            self.close()
+            raise
+
+    # --- the Device primitives ---------------------------------------------------------------------
+
+    def _write_pairs(self, pairs: np.ndarray) -> None:
+        is_pc = np.nonzero(pairs[:, 0] == _PC_START_ADDR)[0]
+
+        def write(start, count, since):
+            words = pairs[start:start + count, 1].astype(">u4").tobytes()
+            self._transact(lp.Command.WRITE, int(pairs[start, 0]).to_bytes(3, "big") + words, lp.Command.ACK, 0,
+                           words=count, since=since)
+
+        self._in_frames(pairs[:, 0], write)
+        if is_pc.size:
+            self._pc_start = int(pairs[is_pc[-1], 1]) & 0xFFFF
+
+    def _read_words(self, addrs: np.ndarray) -> np.ndarray:
+        out = np.empty(len(addrs), dtype=np.uint32)
+
+        def read(start, count, since):
+            data = self._transact(lp.Command.READ, lp.read_payload(int(addrs[start]), count), lp.Command.DATA,
+                                  4 * count, words=count, since=since)
+            out[start:start + count] = np.frombuffer(data, dtype=">u4")
+
+        self._in_frames(addrs, read)
+        return out
+
+    def _start(self, max_cycles: int) -> bool:
+        """RUN from the last PC_START written (read back if none was); the answer comes when the core is idle."""
+        if self._pc_start is None:
+            self._pc_start = self.read(_PC_START_ADDR) & 0xFFFF
+        status = self._transact(lp.Command.RUN, self._pc_start.to_bytes(2, "big"), lp.Command.ACK, 4,
+                                run_bound_s=max_cycles / self.timing.run_clock_hz)
+        self.last_status = int.from_bytes(status, "big")
+        return True
+
+    def reset(self) -> None:
+        """Resynchronise the link (flush, PING) and clear the counters.
+
+        The link protocol has no reset command, so unlike the golden and Verilator backends STATUS
+        keeps the last run's HALTED or ERROR (not IDLE); memories keep their contents on every
+        backend. A board is fully reset by its reset button or by loading its bitstream again. The
+        core cannot be left BUSY by this backend: the device answers a RUN only once it is idle.
+        """
+        self.resync()
+        self.write(*loader.csr_write(Csr.CTRL, Ctrl.CLEAR_COUNTERS))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self._port.close()
+            except Exception:          # closing a port whose device is gone must not mask the real error
+                pass
+
+    # --- the link ------------------------------------------------------------------------------------
+
+    def resync(self) -> None:
+        """Flush the input and PING until the device answers (DeviceError after dead_after_s)."""
+        self._stats.resyncs += 1
+        self._flush_input()
+        self._needs_resync = False
+        self._transact(lp.Command.PING, b"", lp.Command.ACK, 0, resync=True)
+
+    def link_stats(self) -> LinkStats:
+        """A snapshot of the link's counters."""
+        stats = LinkStats(**asdict(self._stats))
+        stats.dropped_bytes = self._stats.bytes_in - self._accepted_bytes - len(self._parser.buffer)
+        return stats
+
+    @property
+    def frame_words(self) -> int:
+        """Words per WRITE/READ frame now (MAX_WORDS on a clean line; smaller after errors)."""
+        return self._frame_words
+
+    def _in_frames(self, addrs: np.ndarray, send) -> None:
+        """Call send(start, count, since) for runs of consecutive addresses of at most `frame_words`.
+
+        A frame that fails while longer than the (then halved) frame size is given up and its
+        words are sent again in shorter frames with new SEQs (WRITE and READ are idempotent);
+        `since` carries the time of its first attempt, so the dead-device deadline still counts
+        from there.
+        """
+        breaks = np.nonzero(np.diff(addrs.astype(np.int64)) != 1)[0] + 1
+        bounds = [0, *breaks.tolist(), len(addrs)]
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            since = None
+            while lo < hi:
+                count = min(hi - lo, self._frame_words)
+                try:
+                    send(lo, count, since)
+                except _Shrink as shrink:
+                    since = shrink.since
+                    continue
+                since = None
+                lo += count
+
+    def _transact(self, command: lp.Command, payload: bytes, expect: lp.Command, answer_len: int, *,
+                  run_bound_s: float = 0.0, resync: bool = False, words: int = 0,
+                  since: float | None = None) -> bytes:
+        """Send one command frame until its answer arrives; return the answer's payload."""
+        if self._closed:
+            raise DeviceError(f"{self.name}: the device is closed")
+        if self._needs_resync and not resync:
+            self.resync()
+        self._needs_resync = True                 # cleared on success below
+        t = self.timing
+        self._seq = (self._seq + 1) & 0xFF
+        seq = self._seq
+        frame = lp.frame(seq, command, payload)
+        round_trip_bytes = len(frame) + _OVERHEAD + answer_len
+        start = time.monotonic() if since is None else since
+        attempt = timeouts = 0
+        while True:
+            attempt += 1
+            if attempt > 1:
+                self._stats.retransmissions += 1
+            sent = time.monotonic()
+            self._send(frame, command, seq)
+            wire_s = round_trip_bytes * max(self._byte_s, self._byte_s_seen)
+            wait_s = min(t.first_timeout_s * t.backoff ** timeouts, t.max_timeout_s) + 2 * wire_s
+            deadline = max(start, self._last_alive) + t.dead_after_s + run_bound_s
+            kind, answer = self._await(seq, expect, answer_len, min(sent + wait_s, deadline), command,
+                                       quiet_s=t.first_timeout_s + 30 * self._byte_s)
+            if kind is _ANSWER:
+                self._stats.frames += 1
+                self._stats.recovered += attempt > 1
+                if attempt == 1 and command != lp.Command.RUN:
+                    seen = (time.monotonic() - sent) / round_trip_bytes
+                    self._byte_s_seen = seen if not self._byte_s_seen else 0.9 * self._byte_s_seen + 0.1 * seen
+                self._adapt(attempt == 1)
+                self._needs_resync = False
+                return answer
+            if kind is _NAK:
+                self._stats.naks += 1
+            elif kind is _DAMAGED:
+                self._stats.damaged += 1
+            else:
+                self._stats.timeouts += 1
+                timeouts += 1
+            self._adapt(False)
+            now = time.monotonic()
+            deadline = max(start, self._last_alive) + t.dead_after_s + run_bound_s
+            if now >= deadline:
+                silent = now - max(start, self._last_alive)
+                raise DeviceError(f"{self.name}: the device stopped answering: no valid frame for {silent:.2f} s "
+                                  f"while waiting for the answer to {command.name} (seq {seq}, {attempt} "
+                                  f"attempts){'; is the board running the NEP SoC?' if resync else ''}")
+            if attempt >= t.max_attempts:
+                raise DeviceError(f"{self.name}: {command.name} (seq {seq}) failed {attempt} times "
+                                  f"({self._stats.naks} NAKs so far): the line is too noisy to pass a frame")
+            if kind is not _NAK:
+                self._flush_input()
+            if words > self._frame_words:
+                self._stats.resplit += 1
+                self._needs_resync = False        # nothing is wrong with the link but the frame size
+                raise _Shrink(start)
+
+    def _adapt(self, clean: bool) -> None:
+        if clean:
+            self._clean += 1
+            if self._clean >= GROW_AFTER and self._frame_words < lp.MAX_WORDS:
+                self._frame_words = min(lp.MAX_WORDS, 2 * self._frame_words)
+                self._clean = 0
+        else:
+            self._clean = 0
+            self._frame_words = max(MIN_FRAME_WORDS, self._frame_words // 2)
+
+    def _send(self, frame: bytes, command: lp.Command, seq: int) -> None:
+        try:
+            self._port.write(frame)
+        except Exception as e:                    # pyserial's SerialException/SerialTimeoutException, OSError
+            raise DeviceError(f"{self.name}: cannot send {command.name} (seq {seq}): {_why(e)}; the device "
+                              f"hung up or stopped reading") from e
+        self._stats.bytes_out += len(frame)
+
+    def _await(self, seq: int, expect: lp.Command, answer_len: int, until: float, command: lp.Command, *,
+               quiet_s: float):
+        """Read until our answer: (_ANSWER, payload), (_NAK, None), (_DAMAGED, None) or (None, None) at `until`.
+
+        _DAMAGED means an answer came but was spoiled: the parser threw bytes away and holds no
+        partial frame, or bytes came and then the line stayed quiet for `quiet_s` (one was lost).
+        Either way the device is listening again, so the frame is retransmitted without waiting
+        for the timeout.
+        """
+        port, parser = self._port, self._parser
+        pending = len(parser.buffer)        # read, in no frame yet
+        last_data = None
+        while True:
+            try:
+                data = port.read(max(1, port.in_waiting))
+            except Exception as e:
+                raise DeviceError(f"{self.name}: the device hung up while waiting for the answer to "
+                                  f"{command.name} (seq {seq}): {_why(e)}") from e
+            now = time.monotonic()
+            if data:
+                last_data = now
+                self._stats.bytes_in += len(data)
+                pending += len(data)
+                frames = parser.feed(data)
+                if frames:
+                    self._last_alive = now
+                for f_seq, f_cmd, f_payload in frames:
+                    self._accepted_bytes += _OVERHEAD + len(f_payload)
+                    pending -= _OVERHEAD + len(f_payload)
+                    if f_seq != seq:
+                        self._stats.stale += 1
+                    elif f_cmd == lp.Command.NAK:
+                        return _NAK, None
+                    elif f_cmd == expect and len(f_payload) == answer_len:
+                        return _ANSWER, f_payload
+                    else:
+                        self._stats.unexpected += 1
+                if pending > len(parser.buffer) and not parser.buffer:
+                    return _DAMAGED, None
+            if pending > 0 and last_data is not None and now - last_data >= quiet_s:
+                return _DAMAGED, None
+            if now >= until:
+                return None, None
+
+    def _flush_input(self) -> None:
+        """Drop what is buffered (garbage, partial frames) so the next answer parses from a clean start."""
+        try:
+            self._port.reset_input_buffer()
+        except Exception as e:
+            raise DeviceError(f"{self.name}: the device hung up: {_why(e)}") from e
+        self._parser.buffer.clear()
+
+
+def _why(e: BaseException) -> str:
+    return str(e) or type(e).__name__
+
+
+def _open_port(path: str, baudrate: int, timing: LinkTiming):
+    import serial
+    try:
+        return serial.Serial(path, baudrate, timeout=timing.poll_s, write_timeout=timing.dead_after_s)
+    except serial.SerialException as e:
+        code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+        reason = os.strerror(code) if code else _why(e)
+        hint = " (no such port: is the board plugged in, or the simulator running?)" \
+            if code == errno_codes.ENOENT else ""
+        raise DeviceError(f"serial {path}: cannot open the port: {reason}{hint}") from None
