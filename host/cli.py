@@ -4,6 +4,7 @@
     edgeasr regress --count N --seed S [--lanes L] [--waves] [--golden]
                                                    random programs, RTL vs golden; ends "N passed, M failed"
     edgeasr bench core --json FILE [--lanes ...]   MATVEC cycles vs sparsity and lanes
+    edgeasr soc-sim [--lanes N]                    the SoC in Verilator behind a pty: prints /dev/pts/N
     edgeasr <model command> ...                    from edgeasr.models.cli, when it is installed
 
 Subcommands import their machinery only when run, so `edgeasr --help` stays fast and a missing
@@ -16,7 +17,7 @@ import argparse
 import importlib
 import sys
 
-OWN_COMMANDS = ("demo", "regress", "bench")
+OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim")
 
 
 def _models_cli():
@@ -51,6 +52,12 @@ def _bench(args) -> int:
     return 2
 
 
+def _soc_sim(args) -> int:
+    from ..firmware.memory_map import CoreConfig
+    from .backends.soc_sim import run_soc_simulator
+    return run_soc_simulator(CoreConfig(lanes=args.lanes))
+
+
 def build_parser(models=None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgeasr", description=__doc__.split("\n")[0].strip())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -78,6 +85,11 @@ def build_parser(models=None) -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=256)
     p.add_argument("--cols", type=int, default=512)
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser("soc-sim", help="the NEP SoC in Verilator behind a pty (use --device serial:/dev/pts/N)")
+    p.add_argument("--lanes", type=int, default=16, choices=(4, 8, 16, 32),
+                   help="MAC lanes; the other sizes are CoreConfig's defaults (default 16)")
+    p.set_defaults(func=_soc_sim)
 
     if models is not None:
         models.add_parser(sub)

@@ -11,27 +11,35 @@ returns a `SerialDevice`. Each Device primitive becomes frames of `firmware.link
 - reset: the link has no reset command, see `reset`.
 
 Reliability. Every frame is sent, then its answer (same SEQ, expected command and length) awaited.
-A NAK for our SEQ is retransmitted at once; no valid answer in time (lost or damaged request or
-answer) is retransmitted after flushing the input, with the SAME SEQ, so a RUN whose ACK was lost
-is answered from the device's memory instead of running twice (WRITE and READ are idempotent).
-Frames with another SEQ (late answers to earlier copies) and garbage are skipped by the parser.
+A NAK for our SEQ is retransmitted at once; so is a frame whose answer arrived spoiled (the parser
+threw bytes away, or bytes came and the line then went quiet: one was lost); a frame with no
+answer at all (a lost byte made the device drop the request after its idle resync) is
+retransmitted at its timeout. Before a retransmission the input is flushed. Retransmissions keep
+the SAME SEQ, so a RUN whose ACK was lost is answered from the device's memory instead of running
+twice (WRITE and READ are idempotent anyway). Frames with another SEQ (late answers to earlier
+copies) and garbage are skipped by the parser.
 After a failed attempt the frame size halves (down to MIN_FRAME_WORDS) and it doubles back after
-GROW_AFTER clean frames, so a noisy line moves short frames that mostly get through. A transaction
-that ended in an error makes the next one start with a PING resync. What happened is counted in
-`link_stats()` (retransmissions, NAKs, timeouts, recovered frames, dropped bytes).
+GROW_AFTER clean frames; a failed WRITE/READ frame longer than the new size is given up and its
+words resent in shorter frames, so a noisy line moves short frames that mostly get through.
+A transaction that ended in an error makes the next one start with a PING resync. What happened
+is counted in `link_stats()` (retransmissions, recovered frames, NAKs, damaged answers,
+timeouts, dropped bytes).
 
-Giving up (the dead-device bound). The wait for an answer is bounded per attempt (first_timeout_s
-plus three times the frame's wire time at the nominal baud rate, doubling per retry up to
-max_timeout_s) and per transaction by a deadline: dead_after_s after the later of the
-transaction's start and the last valid frame from the device. The read loop returns every poll_s,
-so DeviceError is raised at most dead_after_s + poll_s (1.5 + 0.02 s with `LinkTiming()`) after
-the device's last answer or the request it did not answer: within 2 s of a device dying. A device
-that keeps NAKing (a line too noisy to pass any frame) fails after max_attempts.
-A RUN answers only when the core is idle, and the bridge ignores the line meanwhile, so a silent
-RUN cannot be told from a long one: its deadline adds `max_cycles / run_clock_hz`. A device that
-disappears (a simulator killed, a USB adapter unplugged) hangs the port up, and that is reported
-at once, RUN or not; only a board that stays connected but wedged mid-RUN waits out that bound.
-Reads and writes of the port raise DeviceError too (write_timeout is dead_after_s).
+Giving up (the dead-device bound). Each attempt waits first_timeout_s plus twice the frame's
+round-trip wire time (at the nominal baud rate, or the slower rate measured on this link),
+growing by `backoff` per timeout up to max_timeout_s. Over all attempts a transaction has a
+deadline: dead_after_s after the later of its first attempt and the last valid frame from the
+device. The read loop returns every poll_s and a write blocks at most write_timeout_s, so
+DeviceError comes at most dead_after_s + max(poll_s, write_timeout_s) after the device's last
+answer or the request it left unanswered: 1.5 + 0.25 = 1.75 s with `LinkTiming()`, within the
+2 s we promise for a device that dies (`LinkTiming.dead_bound_s`; measured here: 1.47 s for a
+frozen simulator). A device that keeps NAKing (a line too noisy to pass any frame) fails after
+max_attempts. A RUN answers only when the core is idle, and the bridge ignores the line
+meanwhile, so a silent RUN cannot be told from a long one: its deadline adds
+`max_cycles / run_clock_hz`. A device that disappears (a simulator killed, a USB adapter
+unplugged) hangs the port up, which is reported at once, RUN or not (measured: 2 ms after the
+simulator was killed mid-RUN); only a board that stays connected but wedged mid-RUN waits out
+the RUN's bound.
 
 Undetected errors: CRC-16 catches every error of up to 3 bits and every burst of up to 16 bits in
 a frame; a duplicated or shifted byte turns the check into a random 1 in 65536 match.
@@ -78,12 +86,13 @@ class LinkTiming:
     dead_after_s: float = 1.5         # no valid frame from the device this long: DeviceError
     max_attempts: int = 100           # per frame, even if the device keeps answering NAK
     poll_s: float = 0.01              # granularity of the read loop
+    write_timeout_s: float = 0.25     # a write to a port whose buffer stays full fails after this
     run_clock_hz: float = 100_000.0   # slowest device clock assumed when bounding a RUN
 
     @property
     def dead_bound_s(self) -> float:
         """Longest time from the device's last answer to DeviceError (outside a RUN)."""
-        return self.dead_after_s + self.poll_s
+        return self.dead_after_s + max(self.poll_s, self.write_timeout_s)
 
 
 @dataclass
@@ -395,7 +404,7 @@ def _why(e: BaseException) -> str:
 def _open_port(path: str, baudrate: int, timing: LinkTiming):
     import serial
     try:
-        return serial.Serial(path, baudrate, timeout=timing.poll_s, write_timeout=timing.dead_after_s)
+        return serial.Serial(path, baudrate, timeout=timing.poll_s, write_timeout=timing.write_timeout_s)
     except serial.SerialException as e:
         code = e.args[0] if e.args and isinstance(e.args[0], int) else None
         reason = os.strerror(code) if code else _why(e)
