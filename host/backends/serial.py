@@ -196,7 +196,13 @@ class SerialDevice(Device):
         return out
 
     def _start(self, max_cycles: int) -> bool:
-        """RUN from the last PC_START written (read back if none was); the answer comes when the core is idle."""
+        """RUN from the last PC_START written (read back if none was); the answer comes when the core is idle.
+
+        Always True: the device runs every program to its end (the core always stops) and cannot
+        be stopped over the link, so `max_cycles` only bounds how long the host waits for the
+        answer (max_cycles / run_clock_hz on top of the dead-device deadline) and a run longer
+        than it is not a DeviceTimeout here but, past that bound, a DeviceError.
+        """
         if self._pc_start is None:
             self._pc_start = self.read(_PC_START_ADDR) & 0xFFFF
         status = self._transact(lp.Command.RUN, self._pc_start.to_bytes(2, "big"), lp.Command.ACK, 4,

@@ -118,6 +118,40 @@ def test_one_percent_damaged_bytes_still_bit_exact(soc, golden):
     assert stats.retransmissions > 0 and stats.recovered > 0 and stats.naks > 0, stats
 
 
+class LoseRunAnswer:
+    """A port that loses the whole answer to the first RUN it carries (the core ran; its ACK is gone)."""
+
+    def __init__(self, port):
+        self.wrapped, self.port, self.lost = port, port.port, 0
+        self._armed = False
+
+    def write(self, data):
+        if len(data) > 3 and data[3] == lp.Command.RUN and not self.lost:
+            self._armed = True
+        return self.wrapped.write(data)
+
+    def read(self, size=1):
+        data = self.wrapped.read(size)
+        if self._armed and data:
+            self.lost += len(data)
+            self._armed = self.lost < lp.HEADER_BYTES + 4 + lp.CRC_BYTES
+            return b""
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.wrapped, name)
+
+
+def test_lost_run_answer_is_retransmitted_without_running_twice(soc, golden):
+    """RUN's ACK lost: the retransmission (same SEQ) is answered with the status, the program runs once."""
+    _, path = soc
+    port = LoseRunAnswer(serial.Serial(path, 115200, timeout=LinkTiming().poll_s))
+    with SerialDevice(port, CONFIG) as dev:
+        case = make_case(SEED, 3, CONFIG)
+        assert_same(observe(golden, case), observe(dev, case), case.name)
+        assert port.lost == 10 and dev.link_stats().retransmissions == 1, dev.link_stats()
+
+
 def _long_program(dev, repeats=40):
     """Load a dense MATVEC repeated `repeats` times: a run of ~0.2M clocks (a few tenths of a second)."""
     rng = np.random.default_rng(5)
