@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -117,7 +118,8 @@ def soc_simulator(config: CoreConfig = CoreConfig(), divisor: int = DIVISOR):
 
 
 def run_soc_simulator(config: CoreConfig, divisor: int = DIVISOR) -> int:
-    """`edgeasr soc-sim`: print the pty path, then serve it until Ctrl-C (or the simulator exits)."""
+    """`edgeasr soc-sim`: print the pty path, then serve it until Ctrl-C or SIGTERM (or the simulator exits)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))       # unwind, so the simulator is stopped too
     print(f"building/starting the {config.lanes}-lane SoC simulator ...", file=sys.stderr, flush=True)
     with soc_simulator(config, divisor) as (process, path):
         print(path, flush=True)
