@@ -50,7 +50,7 @@ from __future__ import annotations
 import errno as errno_codes
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 

@@ -23,12 +23,12 @@ from edgeasr.firmware import link_protocol as lp
 from edgeasr.firmware import loader, weight_codec
 from edgeasr.firmware.assembler import Program
 from edgeasr.firmware.errors import DeviceError, DeviceFault
+from edgeasr.firmware.isa import ErrorCode
 from edgeasr.host.backends.fault_injector import FaultInjector
 from edgeasr.host.backends.serial import LinkTiming, SerialDevice
 from edgeasr.host.backends.soc_sim import soc_simulator, start_soc_simulator, stop_soc_simulator
 from edgeasr.host.device import open_device
 from edgeasr.verif.random_program import make_case, regress_config
-from edgeasr.firmware.isa import ErrorCode
 
 CONFIG = regress_config(4)
 SEED = 11
