@@ -85,10 +85,13 @@ class TrainConfig:
 
 
 def _ctc_loss(model, enc, batch):
+    """Auxiliary CTC loss per utterance (summed over its labels, like the RNN-T loss: torch's
+    "mean" divides by target length, which left CTC ~30x weaker than intended and the encoder
+    stuck at the guess-the-text plateau)."""
     lp = torch.log_softmax(model.ctc_head(enc), dim=-1).transpose(0, 1)
     T = torch.clamp(batch.frames // TIME_REDUCTION, max=enc.shape[1])
-    return F.ctc_loss(lp, batch.targets, T, batch.labels, blank=BLANK, reduction="mean",
-                      zero_infinity=True)
+    return F.ctc_loss(lp, batch.targets, T, batch.labels, blank=BLANK, reduction="sum",
+                      zero_infinity=True) / len(batch.labels)
 
 
 def _kd_loss(student_logits, teacher_logits, batch):
