@@ -80,7 +80,7 @@ class _Shrink(Exception):
 @dataclass(frozen=True)
 class LinkTiming:
     """How long the host waits; see the module docstring for the dead-device arithmetic."""
-    first_timeout_s: float = 0.02     # wait beyond 2x the frame's round-trip wire time, first attempt
+    first_timeout_s: float = 0.05     # wait beyond 2x the frame's round-trip wire time, first attempt
     backoff: float = 1.5              # the wait grows by this per timeout of a frame ...
     max_timeout_s: float = 0.3        # ... up to this
     dead_after_s: float = 1.5         # no valid frame from the device this long: DeviceError
