@@ -5,7 +5,9 @@
 talks through it. Every byte written (host -> device) and every byte read (device -> host) meets
 at most one fault, drawn from a seeded generator: with probability `flip` one random bit of it is
 inverted, with `drop` it vanishes, with `duplicate` it is sent twice. `at_rate(port, rate, seed)`
-splits one byte-fault rate evenly between the three. The counts of what was injected, per
+splits one byte-fault rate evenly between the three. A byte stream meets the same faults for a
+seed however it is chunked into reads and writes (on a live link the streams themselves depend on
+timing, through retransmissions). The counts of what was injected, per
 direction, are in `injected` (a `FaultCounts` each for "write" and "read").
 
 Edges: a read may return fewer bytes than the port delivered (drops) or one more than asked
@@ -41,7 +43,11 @@ class FaultInjector:
         self.wrapped = port
         self.rates = (flip, drop, duplicate)
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        # Per direction, one generator picks each byte's fault and one the bit to flip, both drawn
+        # for every byte: a byte stream meets the same faults however the port chunks it.
+        streams = np.random.SeedSequence(seed).spawn(4)
+        self._rngs = {"write": [np.random.default_rng(s) for s in streams[:2]],
+                      "read": [np.random.default_rng(s) for s in streams[2:]]}
         self.injected = {"write": FaultCounts(), "read": FaultCounts()}
 
     @classmethod
@@ -49,16 +55,18 @@ class FaultInjector:
         """Faults on `rate` of the bytes in each direction: a third each flipped, dropped, duplicated."""
         return cls(port, flip=rate / 3, drop=rate / 3, duplicate=rate / 3, seed=seed)
 
-    def _damage(self, data: bytes, counts: FaultCounts) -> bytes:
+    def _damage(self, data: bytes, direction: str) -> bytes:
+        counts = self.injected[direction]
         n = len(data)
         counts.bytes += n
         if n == 0:
             return data
         flip, drop, duplicate = self.rates
-        r = self._rng.random(n)
+        pick, bit = self._rngs[direction]
+        r = pick.random(n)
+        bits = (bit.random(n) * 8).astype(np.int64)
         if not (r < flip + drop + duplicate).any():
             return data
-        bits = self._rng.integers(0, 8, n)
         out = bytearray()
         for byte, x, bit in zip(data, r.tolist(), bits.tolist()):
             if x < flip:
@@ -77,11 +85,11 @@ class FaultInjector:
 
     def write(self, data: bytes) -> int:
         """Write `data` with faults; returns len(data) as if all of it went out (as a UART would)."""
-        self.wrapped.write(self._damage(bytes(data), self.injected["write"]))
+        self.wrapped.write(self._damage(bytes(data), "write"))
         return len(data)
 
     def read(self, size: int = 1) -> bytes:
-        return self._damage(self.wrapped.read(size), self.injected["read"])
+        return self._damage(self.wrapped.read(size), "read")
 
     @property
     def in_waiting(self) -> int:

@@ -64,6 +64,17 @@ def test_faults_are_seeded_and_counted_per_direction():
     assert FaultInjector.at_rate(LoopPort(), 0.03, seed=8).write(data) == len(data)
 
 
+def test_faults_do_not_depend_on_chunking():
+    data = np.random.default_rng(1).bytes(3000)
+    whole = FaultInjector.at_rate(LoopPort(), 0.05, seed=2)
+    whole.write(data)
+    pieces = FaultInjector.at_rate(LoopPort(), 0.05, seed=2)
+    for i in range(0, len(data), 7):
+        pieces.write(data[i:i + 7])
+    assert whole.wrapped.buffer == pieces.wrapped.buffer
+    assert whole.injected["write"] == pieces.injected["write"]
+
+
 def test_only_the_chosen_faults():
     injector = FaultInjector(LoopPort(), flip=0.05, seed=3)
     data = bytes(5000)
