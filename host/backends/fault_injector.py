@@ -5,12 +5,12 @@
 talks through it. Every byte written (host -> device) and every byte read (device -> host) meets
 at most one fault, drawn from a seeded generator: with probability `flip` one random bit of it is
 inverted, with `drop` it vanishes, with `duplicate` it is sent twice. `at_rate(port, rate, seed)`
-splits one byte-fault rate evenly between the three. A byte stream meets the same faults for a
-seed however it is chunked into reads and writes (on a live link the streams themselves depend on
-timing, through retransmissions). The counts of what was injected, per
-direction, are in `injected` (a `FaultCounts` each for "write" and "read").
+splits one byte-fault rate evenly between the three. The counts of what was injected, per
+direction, are in `injected` (a `FaultCounts` each for "write" and "read"). A byte stream meets
+the same faults for a seed however it is chunked into reads and writes (on a live link the streams
+themselves depend on timing, through retransmissions).
 
-Edges: a read may return fewer bytes than the port delivered (drops) or one more than asked
+Edges: a read may return fewer bytes than the port delivered (drops) or more than asked
 (duplicates); `in_waiting` reports the wrapped port's count before faults.
 """
 
