@@ -5,6 +5,7 @@
                                                    random programs, RTL vs golden; ends "N passed, M failed"
     edgeasr bench core --json FILE [--lanes ...]   MATVEC cycles vs sparsity and lanes
     edgeasr soc-sim [--lanes N]                    the SoC in Verilator behind a pty: prints /dev/pts/N
+    edgeasr compile MODEL.npz -o IMAGE [--lanes N]  lower an exported RNN-T into a device image
     edgeasr <model command> ...                    from edgeasr.models.cli, when it is installed
 
 Subcommands import their machinery only when run, so `edgeasr --help` stays fast and a missing
@@ -17,7 +18,7 @@ import argparse
 import importlib
 import sys
 
-OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim")
+OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "compile")
 
 
 def _models_cli():
@@ -58,6 +59,11 @@ def _soc_sim(args) -> int:
     return run_soc_simulator(CoreConfig(lanes=args.lanes))
 
 
+def _compile(args) -> int:
+    from .compile_cli import run_compile
+    return run_compile(args)
+
+
 def build_parser(models=None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgeasr", description=__doc__.split("\n")[0].strip())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -90,6 +96,9 @@ def build_parser(models=None) -> argparse.ArgumentParser:
     p.add_argument("--lanes", type=int, default=16, choices=(4, 8, 16, 32),
                    help="MAC lanes; the other sizes are CoreConfig's defaults (default 16)")
     p.set_defaults(func=_soc_sim)
+
+    from .compile_cli import add_compile_parser
+    add_compile_parser(sub, _compile)
 
     if models is not None:
         models.add_parser(sub)

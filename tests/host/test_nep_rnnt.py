@@ -1,0 +1,111 @@
+"""The compiled RNN-T on golden and Verilator vs the integer golden RNN-T, word for word.
+
+The model is a small student (random init, 50% lane-balanced sparse, int4) exported by
+`models.export`; every encoder output, every logits vector of the greedy search and the 1-best
+must be identical to `GoldenRnnt`'s, on both backends.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from edgeasr.firmware.compiler import CompileError, compile_student
+from edgeasr.firmware.memory_map import CoreConfig
+from edgeasr.firmware.weight_codec import balanced_prune
+from edgeasr.host.device import open_device
+from edgeasr.host.nep_rnnt import BLANK, NepRnnt
+from edgeasr.models.export import export_student
+from edgeasr.models.features import FEATURE_DIM
+from edgeasr.models.golden_rnnt import GoldenRnnt
+from edgeasr.models.rnnt import ModelConfig, Transducer
+from edgeasr.verif.random_program import regress_config
+
+CONFIG = regress_config(8)          # the 8-lane core the RTL regression already builds
+SEED = 3
+FRAMES = 10
+
+
+@pytest.fixture(scope="module")
+def student():
+    torch.manual_seed(SEED)
+    model = Transducer(ModelConfig(enc_hidden=32, enc_layers=2, embed=16, pred_hidden=32, joint=32))
+    with torch.no_grad():
+        for m in model.matrices().values():
+            m.mask.copy_(torch.from_numpy(balanced_prune(m.weight.numpy(), 0.5, 16) != 0).float())
+            m.bias.uniform_(-0.5, 0.5)
+    return export_student(model, 4)
+
+
+def features(seed: int, frames: int = FRAMES) -> np.ndarray:
+    return np.random.default_rng(seed).integers(-128, 128, (frames, FEATURE_DIM))
+
+
+@pytest.mark.parametrize("backend", ["golden", "verilator"])
+def test_device_matches_golden_rnnt(student, backend):
+    golden = GoldenRnnt(student)
+    image = compile_student(student, CONFIG)
+    feats = features(SEED)
+    with open_device(backend, CONFIG) as dev:
+        rnnt = NepRnnt(dev, image)
+        enc = rnnt.encoder(feats)
+        np.testing.assert_array_equal(enc, golden.encoder(feats), err_msg=f"seed {SEED}")
+        # Greedy search in lockstep: every logits vector and every prediction state.
+        P = student.config.pred_hidden
+        gh, gc = golden.lstm_step("pred_lstm.gates", student.embed[BLANK].astype(np.int64),
+                                  np.zeros(P, np.int64), np.zeros(P, np.int64))
+        state = rnnt.pred_step(BLANK, rnnt.initial_pred_state())
+        hyp, joints = [], 0
+        for t in range(len(enc)):
+            for _ in range(4):
+                np.testing.assert_array_equal(state.h, gh)
+                np.testing.assert_array_equal(state.c, gc)
+                logits = rnnt.joint(enc[t], state.h)
+                np.testing.assert_array_equal(logits, golden.joint(enc[t], gh), err_msg=f"t={t}")
+                joints += 1
+                k = int(np.argmax(logits))
+                if k == BLANK:
+                    break
+                hyp.append(k)
+                gh, gc = golden.lstm_step("pred_lstm.gates", student.embed[k].astype(np.int64), gh, gc)
+                state = rnnt.pred_step(k, state)
+        assert hyp == golden.greedy_search(feats)
+        assert rnnt.greedy_search(feats) == hyp
+        assert joints >= len(enc)
+        totals = rnnt.counters.totals()
+        assert totals["macs"] > 0 and totals["skipped"] > 0
+
+
+def test_golden_and_verilator_count_the_same_work(student):
+    image = compile_student(student, CONFIG)
+    feats = features(SEED + 1, 4)
+    counts = {}
+    for backend in ("golden", "verilator"):
+        with open_device(backend, CONFIG) as dev:
+            rnnt = NepRnnt(dev, image)
+            rnnt.greedy_search(feats)
+            counts[backend] = (rnnt.counters.macs, rnnt.counters.skipped, rnnt.counters.runs)
+    assert counts["golden"] == counts["verilator"]
+
+
+def test_image_round_trips_and_names_its_buffers(student):
+    image = compile_student(student, CONFIG)
+    again = type(image).from_bytes(image.to_bytes())
+    assert again.entry_points == image.entry_points
+    assert again.symbols == image.symbols
+    for name in ("enc.frame0", "enc.frame1", "enc.0.h", "enc.0.c", "enc.1.h", "pred.x", "pred.h", "pred.c",
+                 "joint.enc", "joint.pred", "joint.logits", "pred.embed"):
+        assert name in image.symbols
+    s = image.symbols
+    assert s["enc.frame0"].base % CONFIG.lanes == 0 and s["enc.0.h"].base == s["enc.frame0"].base + FEATURE_DIM
+    assert s["joint.pred"].base == s["joint.enc"].base + s["joint.enc"].length
+
+
+def test_model_that_does_not_fit_names_the_memory(student):
+    small = CoreConfig(lanes=8, spad_depth=2048, prog_depth=64, param_depth=1024, mask_depth=1024, value_depth=256)
+    with pytest.raises(CompileError, match=r"^the model does not fit VALUE memory: it needs \d+ words, "
+                                           r"the core \(8 lanes\) has 256; largest: enc\.0\.gates"):
+        compile_student(student, small)
+    with pytest.raises(CompileError, match=r"^the model does not fit PROGRAM memory: it needs 46 words, "
+                                           r"the core \(8 lanes\) has 32"):
+        compile_student(student, CoreConfig(lanes=8, spad_depth=2048, prog_depth=32, param_depth=1024,
+                                            mask_depth=1024, value_depth=4096))
