@@ -6,6 +6,7 @@
     edgeasr bench core --json FILE [--lanes ...]   MATVEC cycles vs sparsity and lanes
     edgeasr soc-sim [--lanes N]                    the SoC in Verilator behind a pty: prints /dev/pts/N
     edgeasr compile MODEL.npz -o IMAGE [--lanes N]  lower an exported RNN-T into a device image
+    edgeasr transcribe FILE.wav [--device D] [--lattice OUT.json] [--json]   speech to text on the NEP
     edgeasr <model command> ...                    from edgeasr.models.cli, when it is installed
 
 Subcommands import their machinery only when run, so `edgeasr --help` stays fast and a missing
@@ -18,7 +19,7 @@ import argparse
 import importlib
 import sys
 
-OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "compile")
+OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "compile", "transcribe")
 
 
 def _models_cli():
@@ -64,6 +65,11 @@ def _compile(args) -> int:
     return run_compile(args)
 
 
+def _transcribe(args) -> int:
+    from .transcribe_cli import run_transcribe
+    return run_transcribe(args)
+
+
 def build_parser(models=None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgeasr", description=__doc__.split("\n")[0].strip())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -99,6 +105,8 @@ def build_parser(models=None) -> argparse.ArgumentParser:
 
     from .compile_cli import add_compile_parser
     add_compile_parser(sub, _compile)
+    from .transcribe_cli import add_transcribe_parser
+    add_transcribe_parser(sub, _transcribe)
 
     if models is not None:
         models.add_parser(sub)

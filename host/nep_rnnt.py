@@ -22,10 +22,9 @@ import numpy as np
 
 from ..firmware.compiler import ENTRY_POINTS, TIME_REDUCTION
 from ..firmware.errors import ImageError
+from .beam_search import greedy_search
 from .device import Device
 from .image import Image, SectionType, load_image
-
-BLANK = 0
 
 
 @dataclass(frozen=True)
@@ -146,15 +145,5 @@ class NepRnnt:
     # --- decoding ----------------------------------------------------------------------------------
 
     def greedy_search(self, feats: np.ndarray, max_symbols: int = 4) -> list[int]:
-        """Greedy RNN-T decoding, as `GoldenRnnt.greedy_search` (argmax, lowest index on ties)."""
-        enc = self.encoder(feats)
-        state = self.pred_step(BLANK, self.initial_pred_state())
-        hyp = []
-        for t in range(len(enc)):
-            for _ in range(max_symbols):
-                k = int(np.argmax(self.joint(enc[t], state.h)))
-                if k == BLANK:
-                    break
-                hyp.append(k)
-                state = self.pred_step(k, state)
-        return hyp
+        """Greedy RNN-T decoding of int8 features (T, F), as `GoldenRnnt.greedy_search`."""
+        return greedy_search(self, self.encoder(feats), max_symbols)

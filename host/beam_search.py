@@ -1,0 +1,139 @@
+"""RNN-T decoding on the host, with the prediction and joint networks run by a `Decoder` (the NEP).
+
+`modified_beam_search` is icefall's algorithm: at each encoder step every hypothesis may emit at
+most one symbol; the `beam` best (hypothesis, token) extensions survive, and hypotheses that reach
+the same token sequence are merged by log-sum-exp of their probabilities (`Hypothesis.merge`).
+`BeamSearch` runs it one encoder output at a time (streaming); the function wraps it for a whole
+utterance. Scores are natural-log probabilities from a log-softmax over the joint's int16 logits
+(real value = logit * 2**-8), computed in float64 on the host.
+
+A `Decoder` is anything with `initial_pred_state()`, `pred_step(token, state)` and
+`joint(enc_t, pred_h)` (e.g. `host.nep_rnnt.NepRnnt`). The prediction network runs once per
+surviving extension (at most `beam` runs per encoder step), never for pruned candidates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+
+BLANK = 0
+LOGIT_SCALE = 2.0 ** -8          # joint output format (firmware.compiler.LOGIT_FRAC_BITS)
+
+
+class Decoder(Protocol):
+    def initial_pred_state(self): ...
+    def pred_step(self, token: int, state): ...
+    def joint(self, enc_t: np.ndarray, pred_h: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class BeamSearchConfig:
+    beam: int = 4                 # hypotheses kept after each encoder step
+    temperature: float = 1.0      # logits are divided by it before the log-softmax
+
+    def __post_init__(self):
+        if self.beam < 1:
+            raise ValueError(f"beam must be at least 1, got {self.beam}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+
+
+@dataclass
+class Hypothesis:
+    tokens: tuple[int, ...]                 # emitted token ids, blank excluded
+    log_prob: float                         # natural log of the hypothesis' probability
+    timestamps: tuple[int, ...] = ()        # encoder step at which each token was emitted
+    token_scores: tuple[float, ...] = ()    # log-prob of each emitted token (its acoustic evidence)
+    state: object = None                    # decoder (prediction network) state after `tokens`
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        return self.tokens
+
+    def merge(self, other: "Hypothesis") -> None:
+        """Fold `other` (same tokens) into self: probabilities add (log-sum-exp); the timestamps and
+        token scores of the more probable path are kept."""
+        assert other.tokens == self.tokens, (self.tokens, other.tokens)
+        hi, lo = max(self.log_prob, other.log_prob), min(self.log_prob, other.log_prob)
+        if other.log_prob > self.log_prob:
+            self.timestamps, self.token_scores = other.timestamps, other.token_scores
+        self.log_prob = hi + math.log1p(math.exp(lo - hi))
+
+
+def log_softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    x = np.asarray(logits, np.float64) * (LOGIT_SCALE / temperature)
+    x = x - x.max()
+    return x - np.log(np.exp(x).sum())
+
+
+@dataclass
+class BeamSearch:
+    """Streaming modified beam search: `step(enc_t)` per encoder output, `nbest()` at any time."""
+    decoder: Decoder
+    config: BeamSearchConfig = field(default_factory=BeamSearchConfig)
+
+    def __post_init__(self):
+        start = self.decoder.pred_step(BLANK, self.decoder.initial_pred_state())
+        self.hyps: list[Hypothesis] = [Hypothesis((), 0.0, state=start)]
+        self.t = 0
+
+    def step(self, enc_t: np.ndarray) -> None:
+        candidates: dict[tuple[int, ...], Hypothesis] = {}
+        scored = []
+        for h in self.hyps:
+            lp = log_softmax(self.decoder.joint(enc_t, h.state.h), self.config.temperature)
+            for k in np.argsort(-lp, kind="stable")[: self.config.beam + 1]:
+                scored.append((h.log_prob + float(lp[k]), int(k), h, float(lp[k])))
+        scored.sort(key=lambda s: -s[0])
+        for total, k, h, lp_k in scored:
+            if k == BLANK:
+                new = replace(h, log_prob=total)
+            else:
+                new = Hypothesis(h.tokens + (k,), total, h.timestamps + (self.t,), h.token_scores + (lp_k,),
+                                 state=h)             # parent; the prediction step runs only for survivors
+            if new.key in candidates:
+                candidates[new.key].merge(new)
+            else:
+                candidates[new.key] = new
+        survivors = sorted(candidates.values(), key=lambda h: -h.log_prob)[: self.config.beam]
+        for h in survivors:
+            if isinstance(h.state, Hypothesis):
+                h.state = self.decoder.pred_step(h.tokens[-1], h.state.state)
+        self.hyps = survivors
+        self.t += 1
+
+    def nbest(self, n: int | None = None) -> list[Hypothesis]:
+        """Hypotheses, best first (length-unnormalized log-probability)."""
+        return sorted(self.hyps, key=lambda h: -h.log_prob)[: n or len(self.hyps)]
+
+    def best(self) -> Hypothesis:
+        return self.nbest(1)[0]
+
+
+def modified_beam_search(decoder: Decoder, enc: np.ndarray, config: BeamSearchConfig = BeamSearchConfig()
+                         ) -> list[Hypothesis]:
+    """The n-best (config.beam) of a whole utterance's encoder outputs (T, H), best first."""
+    assert enc.ndim == 2, enc.shape
+    search = BeamSearch(decoder, config)
+    for enc_t in enc:
+        search.step(enc_t)
+    return search.nbest()
+
+
+def greedy_search(decoder: Decoder, enc: np.ndarray, max_symbols: int = 4) -> list[int]:
+    """Greedy decoding (argmax, lowest index on ties), as `models.golden_rnnt.GoldenRnnt.greedy_search`."""
+    assert enc.ndim == 2, enc.shape
+    state = decoder.pred_step(BLANK, decoder.initial_pred_state())
+    hyp = []
+    for enc_t in enc:
+        for _ in range(max_symbols):
+            k = int(np.argmax(decoder.joint(enc_t, state.h)))
+            if k == BLANK:
+                break
+            hyp.append(k)
+            state = decoder.pred_step(k, state)
+    return hyp

@@ -1,0 +1,127 @@
+"""Streaming recognition on a NEP: audio chunks -> features -> encoder steps -> beam search -> words.
+
+`Recognizer(rnnt)` takes audio in any chunk size through `accept_waveform`, returns the events it
+caused (a `partial` whenever the best hypothesis' text changes), and `finish()` returns the
+`Result`: the final text, the n-best with scores, every event (ending with `final`), the word
+lattice and the device's work (cycles, MACs, skipped weights). Features come from
+`models.features.StreamingFrontEnd` (equal to the offline features, so streaming and file
+decoding agree); two 30 ms feature frames make one 60 ms encoder step. Event times are the audio
+position, in seconds, at which the event could be emitted (the samples consumed so far).
+End-pointers and context biasing are not part of this first version: `final` fires at the end of
+the audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .audio import SAMPLE_RATE_HZ
+from .beam_search import BeamSearch, BeamSearchConfig
+from .lattice import Lattice, text_of
+from .nep_rnnt import NepRnnt
+
+FRAME_S = 0.03                   # one feature frame (models.features STRIDE * 10 ms)
+STEP_S = 2 * FRAME_S             # one encoder step (time reduction 2)
+
+
+def _symbols() -> str:
+    from ..models.corpus.grammar import ALPHABET      # token k is ALPHABET[k - 1]; 0 is blank
+    return ALPHABET
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    beam: BeamSearchConfig = field(default_factory=BeamSearchConfig)
+    nbest: int = 4                # hypotheses reported (at most beam)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str                     # "partial" or "final"
+    time_s: float                 # audio position when it was emitted
+    text: str
+
+
+@dataclass
+class Result:
+    text: str
+    nbest: list[dict]             # {"text", "log_prob"}, best first
+    events: list[Event]
+    lattice: Lattice
+    device: dict                  # cycles, macs, skipped, encoder_steps, audio_s
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "nbest": self.nbest, "events": [asdict(e) for e in self.events],
+                "device": self.device, "lattice": self.lattice.to_dict()}
+
+
+class Recognizer:
+    """One utterance at a time on `rnnt`'s device; make a new one (or call `reset`) per utterance."""
+
+    def __init__(self, rnnt: NepRnnt, config: RecognizerConfig = RecognizerConfig()):
+        self.rnnt, self.config = rnnt, config
+        self.symbols = _symbols()
+        if len(self.symbols) + 1 != rnnt.vocab:
+            raise ValueError(f"the image's vocabulary has {rnnt.vocab} tokens; this recognizer's alphabet "
+                             f"has {len(self.symbols)} characters + blank")
+        self.reset()
+
+    def reset(self) -> None:
+        from ..models.features import StreamingFrontEnd
+        self.frontend = StreamingFrontEnd()
+        self.rnnt.reset_encoder()
+        self.search = BeamSearch(self.rnnt, self.config.beam)
+        self.pending = np.zeros((0, self.rnnt.features), np.int64)
+        self.samples = 0
+        self.events: list[Event] = []
+        self._shown = ""
+        self._start = self.rnnt.counters.totals()
+        self._steps = 0
+
+    def accept_waveform(self, chunk: np.ndarray) -> list[Event]:
+        """Feed 16 kHz mono float samples; returns the events they caused."""
+        chunk = np.asarray(chunk, np.float32)
+        assert chunk.ndim == 1, chunk.shape
+        self.samples += len(chunk)
+        frames = self.frontend.push(chunk)
+        self.pending = np.concatenate([self.pending, frames.astype(np.int64)])
+        new = []
+        while len(self.pending) >= 2:
+            enc = self.rnnt.encoder_step(self.pending[0], self.pending[1])
+            self.pending = self.pending[2:]
+            self.search.step(enc)
+            self._steps += 1
+            text = text_of(self.search.best(), self.symbols)
+            if text != self._shown:
+                self._shown = text
+                new.append(Event("partial", round(self.samples / SAMPLE_RATE_HZ, 3), text))
+        self.events += new
+        return new
+
+    def finish(self) -> Result:
+        """The final result of the audio fed so far (a trailing odd feature frame is dropped)."""
+        hyps = self.search.nbest(self.config.nbest)
+        text = text_of(hyps[0], self.symbols)
+        self.events.append(Event("final", round(self.samples / SAMPLE_RATE_HZ, 3), text))
+        now = self.rnnt.counters.totals()
+        device = {k: now[k] - self._start[k] for k in now}
+        device.update(encoder_steps=self._steps, audio_s=round(self.samples / SAMPLE_RATE_HZ, 3))
+        return Result(text, [{"text": text_of(h, self.symbols), "log_prob": round(h.log_prob, 4)} for h in hyps],
+                      list(self.events), Lattice.from_nbest(hyps, self.symbols, STEP_S), device)
+
+
+def transcribe(rnnt: NepRnnt, audio: np.ndarray, config: RecognizerConfig = RecognizerConfig(),
+               chunk_s: float = 0.1, on_event=None) -> Result:
+    """A whole 16 kHz waveform fed in `chunk_s` pieces; `on_event(event)` sees each event as it happens."""
+    rec = Recognizer(rnnt, config)
+    step = max(1, int(chunk_s * SAMPLE_RATE_HZ))
+    for i in range(0, len(audio), step):
+        for e in rec.accept_waveform(audio[i:i + step]):
+            if on_event:
+                on_event(e)
+    result = rec.finish()
+    if on_event:
+        on_event(result.events[-1])
+    return result

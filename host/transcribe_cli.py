@@ -1,0 +1,97 @@
+"""`edgeasr transcribe FILE.wav [--device golden|verilator] [--lattice OUT.json] [--json]`.
+
+Reads the audio (any soundfile format, resampled to 16 kHz mono), compiles the model for the
+device's core unless an image is given, streams the audio through the recognizer in 100 ms chunks
+and prints partial results, events and the n-best. With --json the last line printed is one JSON
+object: text, nbest, events (type, time_s, text), device (cycles, macs, skipped, encoder_steps,
+audio_s, backend). Exit status 1 with a one-line message for unreadable audio, a missing model or
+an image that does not fit the device.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+
+DEVICES = ("golden", "verilator")
+
+
+def default_model() -> str | None:
+    """$EDGEASR_MODEL, else the newest data/runs/*/student_q4s.npz (a finished full run before the smoke run)."""
+    if os.environ.get("EDGEASR_MODEL"):
+        return os.environ["EDGEASR_MODEL"]
+    from ..models.corpus.build import DATA_DIR
+    found = sorted(glob.glob(os.path.join(DATA_DIR, "runs", "*", "student_q4s.npz")),
+                   key=lambda p: ("smoke" in p, -os.path.getmtime(p)))
+    return found[0] if found else None
+
+
+def add_transcribe_parser(sub, func) -> None:
+    p = sub.add_parser("transcribe", help="speech to text on the simulated NEP (events, n-best, lattice)")
+    p.add_argument("file", help="audio file (WAV, FLAC, ...; any rate, mono or stereo)")
+    p.add_argument("--device", default="verilator", choices=DEVICES, help="NEP backend (default verilator)")
+    p.add_argument("--model", help="exported student .npz (default: $EDGEASR_MODEL or the newest run's)")
+    p.add_argument("--image", help="a compiled device image instead of --model (its core config is used)")
+    p.add_argument("--lanes", type=int, default=16, choices=(8, 16), help="MAC lanes when compiling (default 16)")
+    p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--lattice", metavar="OUT.json", help="write the word lattice as JSON")
+    p.add_argument("--json", action="store_true", help="last line: one JSON object with the result")
+    p.set_defaults(func=func)
+
+
+def run_transcribe(args) -> int:
+    from ..firmware.compiler import compile_student
+    from ..firmware.errors import ImageError
+    from ..firmware.memory_map import CoreConfig
+    from .audio import AudioFormatError, read_audio
+    from .beam_search import BeamSearchConfig
+    from .device import open_device
+    from .image import Image
+    from .nep_rnnt import NepRnnt
+    from .recognizer import RecognizerConfig, transcribe
+
+    def fail(msg: str) -> int:
+        print(f"edgeasr transcribe: {msg}", file=sys.stderr)
+        return 1
+
+    try:
+        audio = read_audio(args.file)
+    except AudioFormatError as e:
+        return fail(str(e))
+    try:
+        if args.image:
+            image = Image.from_bytes(open(args.image, "rb").read())
+        else:
+            model = args.model or default_model()
+            if not model or not os.path.exists(model):
+                return fail(f"no model: give --model MODEL.npz or --image IMAGE (looked for {model or 'data/runs/*/student_q4s.npz'})")
+            from ..models.export import load_image as load_student
+            image = compile_student(load_student(model), CoreConfig(lanes=args.lanes))
+    except (ImageError, OSError) as e:
+        return fail(str(e))
+
+    def show(event):
+        if not args.json:
+            print(f"[{event.time_s:7.3f} s] {event.type:<8} {event.text}")
+
+    with open_device(args.device, image.config) as dev:
+        rnnt = NepRnnt(dev, image)
+        result = transcribe(rnnt, audio, RecognizerConfig(BeamSearchConfig(beam=args.beam), nbest=args.beam),
+                            on_event=show)
+    result.device["backend"] = args.device
+    if args.lattice:
+        result.lattice.save(args.lattice)
+    if args.json:
+        out = result.to_dict()
+        out.pop("lattice")
+        print(json.dumps(out))
+        return 0
+    print("n-best:")
+    for i, h in enumerate(result.nbest, 1):
+        print(f"  {i}. {h['log_prob']:9.3f}  {h['text']}")
+    d = result.device
+    print(f"device ({args.device}): {d['cycles']} cycles, {d['macs']} MACs, {d['skipped']} skipped, "
+          f"{d['encoder_steps']} encoder steps for {d['audio_s']:.2f} s of audio")
+    return 0
