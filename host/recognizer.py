@@ -54,7 +54,7 @@ class Result:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "nbest": self.nbest, "events": [asdict(e) for e in self.events],
-                "device": self.device, "lattice": self.lattice.to_dict()}
+                "device": dict(self.device), "lattice": self.lattice.to_dict()}
 
 
 class Recognizer:

@@ -100,3 +100,13 @@ def test_model_that_does_not_fit_names_the_memory(student):
                                            r"the core \(8 lanes\) has 32"):
         compile_student(student, CoreConfig(lanes=8, spad_depth=2048, prog_depth=32, param_depth=1024,
                                             mask_depth=1024, value_depth=4096))
+
+
+def test_compiler_uses_the_golden_models_formats():
+    from edgeasr.firmware import compiler
+    from edgeasr.models import golden_rnnt, quant
+    assert (compiler.ACT_FRAC_BITS, compiler.CELL_FRAC_BITS, compiler.LOGIT_FRAC_BITS) == \
+        (quant.ACT_FRAC_BITS, quant.CELL_FRAC_BITS, quant.LOGIT_FRAC_BITS)
+    assert (compiler.F_C_SHIFT, compiler.I_G_SHIFT, compiler.C_TO_LUT_SHIFT, compiler.H_SHIFT) == \
+        (golden_rnnt.F_C_SHIFT, golden_rnnt.I_G_SHIFT, golden_rnnt.C_TO_LUT_SHIFT, golden_rnnt.H_SHIFT)
+    assert compiler.TIME_REDUCTION == golden_rnnt.TIME_REDUCTION
