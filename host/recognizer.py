@@ -7,8 +7,10 @@ lattice and the device's work (cycles, MACs, skipped weights). Features come fro
 `models.features.StreamingFrontEnd` (equal to the offline features, so streaming and file
 decoding agree); two 30 ms feature frames make one 60 ms encoder step. Event times are the audio
 position, in seconds, at which the event could be emitted (the samples consumed so far).
-End-pointers and context biasing are not part of this first version: `final` fires at the end of
-the audio.
+End-pointing (`host.endpointer`, rule-based): when the speculative rules fire the recognizer emits
+`speculative_final` and keeps that lattice; when the final rules fire (or the audio ends) it emits
+`final`, preceded by `reset` if the best text changed since `speculative_final`, and stops taking
+audio (`ended`). Context biasing is not part of this version.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE_HZ
 from .beam_search import BeamSearch, BeamSearchConfig
+from .endpointer import FINAL, SPECULATIVE, EndpointConfig, trailing_silence_s
 from .lattice import Lattice, text_of
 from .nep_rnnt import NepRnnt
 
@@ -35,11 +38,13 @@ def _symbols() -> str:
 class RecognizerConfig:
     beam: BeamSearchConfig = field(default_factory=BeamSearchConfig)
     nbest: int = 4                # hypotheses reported (at most beam)
+    endpoint: EndpointConfig | None = FINAL               # None: the utterance ends with the audio
+    speculative: EndpointConfig | None = SPECULATIVE      # None: no speculative_final
 
 
 @dataclass(frozen=True)
 class Event:
-    type: str                     # "partial" or "final"
+    type: str                     # "partial", "speculative_final", "reset" or "final"
     time_s: float                 # audio position when it was emitted
     text: str
 
@@ -51,10 +56,12 @@ class Result:
     events: list[Event]
     lattice: Lattice
     device: dict                  # cycles, macs, skipped, encoder_steps, audio_s
+    speculative_lattice: Lattice | None = None     # the lattice when speculative_final fired
 
     def to_dict(self) -> dict:
         return {"text": self.text, "nbest": self.nbest, "events": [asdict(e) for e in self.events],
-                "device": dict(self.device), "lattice": self.lattice.to_dict()}
+                "device": dict(self.device), "lattice": self.lattice.to_dict(),
+                "speculative_lattice": self.speculative_lattice.to_dict() if self.speculative_lattice else None}
 
 
 class Recognizer:
@@ -79,37 +86,67 @@ class Recognizer:
         self._shown = ""
         self._start = self.rnnt.counters.totals()
         self._steps = 0
+        self.ended = False
+        self._speculative: tuple[str, Lattice] | None = None
 
     def accept_waveform(self, chunk: np.ndarray) -> list[Event]:
-        """Feed 16 kHz mono float samples; returns the events they caused."""
+        """Feed 16 kHz mono float samples; returns the events they caused. After `final`
+        (`ended`), audio is ignored."""
         chunk = np.asarray(chunk, np.float32)
         assert chunk.ndim == 1, chunk.shape
+        if self.ended:
+            return []
         self.samples += len(chunk)
         frames = self.frontend.push(chunk)
         self.pending = np.concatenate([self.pending, frames.astype(np.int64)])
         new = []
-        while len(self.pending) >= 2:
+        while len(self.pending) >= 2 and not self.ended:
             enc = self.rnnt.encoder_step(self.pending[0], self.pending[1])
             self.pending = self.pending[2:]
             self.search.step(enc)
             self._steps += 1
             text = text_of(self.search.best(), self.symbols)
+            now = round(self.samples / SAMPLE_RATE_HZ, 3)
             if text != self._shown:
                 self._shown = text
-                new.append(Event("partial", round(self.samples / SAMPLE_RATE_HZ, 3), text))
+                new.append(Event("partial", now, text))
+            new += self._endpoint(now, text)
         self.events += new
         return new
+
+    def _endpoint(self, now: float, text: str) -> list[Event]:
+        best = self.search.best()
+        args = (self._steps * STEP_S, trailing_silence_s(self._steps, best.timestamps, STEP_S), bool(best.tokens))
+        cfg = self.config
+        if self._speculative is None and cfg.speculative is not None and cfg.speculative.fired(*args):
+            hyps = self.search.nbest(cfg.nbest)
+            self._speculative = (text, Lattice.from_nbest(hyps, self.symbols, STEP_S))
+            return [Event("speculative_final", now, text)]
+        if cfg.endpoint is not None and cfg.endpoint.fired(*args):
+            self.ended = True
+            return self._final_events(now, text)
+        return []
+
+    def _final_events(self, now: float, text: str) -> list[Event]:
+        out = []
+        if self._speculative is not None and self._speculative[0] != text:
+            out.append(Event("reset", now, text))
+        out.append(Event("final", now, text))
+        return out
 
     def finish(self) -> Result:
         """The final result of the audio fed so far (a trailing odd feature frame is dropped)."""
         hyps = self.search.nbest(self.config.nbest)
         text = text_of(hyps[0], self.symbols)
-        self.events.append(Event("final", round(self.samples / SAMPLE_RATE_HZ, 3), text))
+        if not self.ended:
+            self.ended = True
+            self.events += self._final_events(round(self.samples / SAMPLE_RATE_HZ, 3), text)
         now = self.rnnt.counters.totals()
         device = {k: now[k] - self._start[k] for k in now}
         device.update(encoder_steps=self._steps, audio_s=round(self.samples / SAMPLE_RATE_HZ, 3))
         return Result(text, [{"text": text_of(h, self.symbols), "log_prob": round(h.log_prob, 4)} for h in hyps],
-                      list(self.events), Lattice.from_nbest(hyps, self.symbols, STEP_S), device)
+                      list(self.events), Lattice.from_nbest(hyps, self.symbols, STEP_S), device,
+                      self._speculative[1] if self._speculative else None)
 
 
 def transcribe(rnnt: NepRnnt, audio: np.ndarray, config: RecognizerConfig = RecognizerConfig(),
@@ -121,7 +158,11 @@ def transcribe(rnnt: NepRnnt, audio: np.ndarray, config: RecognizerConfig = Reco
         for e in rec.accept_waveform(audio[i:i + step]):
             if on_event:
                 on_event(e)
+        if rec.ended:
+            break
+    seen = len(rec.events)
     result = rec.finish()
     if on_event:
-        on_event(result.events[-1])
+        for e in result.events[seen:]:
+            on_event(e)
     return result

@@ -86,6 +86,7 @@ def run_transcribe(args) -> int:
     if args.json:
         out = result.to_dict()
         out.pop("lattice")
+        out.pop("speculative_lattice")
         print(json.dumps(out))
         return 0
     print("n-best:")

@@ -109,3 +109,21 @@ def test_transcribe_cli_json_and_lattice(small_student, tmp_path, capsys):
     assert set(json.loads(lattice.read_text())) == {"arcs", "nbest"}
     assert cli.main(["transcribe", str(tmp_path / "missing.wav"), "--device", "golden"]) == 1
     assert "missing.wav: cannot read audio" in capsys.readouterr().err
+
+
+def test_endpointed_events_are_ordered_and_final_is_last(small_student):
+    from edgeasr.host.endpointer import EndpointConfig, EndpointRule
+    from edgeasr.host.recognizer import RecognizerConfig
+    image = compile_student(small_student, CONFIG)
+    audio = np.concatenate([speechlike(0.6), np.zeros(16000 * 3, np.float32)])
+    # Rules on utterance length only, so they fire whatever the (random) model decodes.
+    final = EndpointConfig(EndpointRule(False, 0.0, 1.2), EndpointRule(False, 0.0, 1.2), EndpointRule(False, 0.0, 1.2))
+    config = RecognizerConfig(endpoint=final, speculative=final.earlier(0.24))
+    with open_device("golden", CONFIG) as dev:
+        r = transcribe(NepRnnt(dev, image), audio, config)
+    types = [e.type for e in r.events]
+    assert types.count("speculative_final") == 1 and types[-1] == "final" and types.count("final") == 1
+    spec = next(e for e in r.events if e.type == "speculative_final")
+    assert r.events[-1].time_s - spec.time_s == pytest.approx(0.2, abs=0.11)
+    assert r.device["encoder_steps"] == 20 and r.speculative_lattice is not None
+    assert ("reset" in types) == (spec.text != r.text)

@@ -1,0 +1,60 @@
+"""Rule-based end-pointing on the decoder's output, as data (sherpa-onnx's rules, k2-fsa style).
+
+An utterance ends when any rule of an `EndpointConfig` holds, judged after each encoder step on
+the best hypothesis:
+    rule1: trailing silence >= 2.4 s, even if nothing was decoded;
+    rule2: trailing silence >= 1.2 s after at least one token;
+    rule3: the utterance is at least 20 s long.
+Trailing silence is the time since the end of the encoder step that emitted the best hypothesis'
+last token (since the start when it has none). `SPECULATIVE` is the same rules 200 ms earlier:
+the recognizer emits `speculative_final` when it fires and `final` when `FINAL` fires. These are
+the baselines of open recognizers, not the trained end-of-query detector the issue prefers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EndpointRule:
+    must_contain_nonsilence: bool      # the rule needs at least one decoded token
+    min_trailing_silence_s: float      # 0 disables the silence condition
+    min_utterance_length_s: float      # 0 disables the length condition
+
+    def holds(self, decoded_s: float, trailing_silence_s: float, has_tokens: bool) -> bool:
+        if self.must_contain_nonsilence and not has_tokens:
+            return False
+        return trailing_silence_s >= self.min_trailing_silence_s and decoded_s >= self.min_utterance_length_s
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    rule1: EndpointRule = EndpointRule(False, 2.4, 0.0)
+    rule2: EndpointRule = EndpointRule(True, 1.2, 0.0)
+    rule3: EndpointRule = EndpointRule(False, 0.0, 20.0)
+
+    def fired(self, decoded_s: float, trailing_silence_s: float, has_tokens: bool) -> str | None:
+        """The name of the first rule that holds, or None."""
+        for name in ("rule1", "rule2", "rule3"):
+            if getattr(self, name).holds(decoded_s, trailing_silence_s, has_tokens):
+                return name
+        return None
+
+    def earlier(self, seconds: float) -> "EndpointConfig":
+        """The same rules, each threshold `seconds` lower (not below 0)."""
+        def shift(r: EndpointRule) -> EndpointRule:
+            return EndpointRule(r.must_contain_nonsilence,
+                                round(max(0.0, r.min_trailing_silence_s - seconds), 6) if r.min_trailing_silence_s else 0.0,
+                                round(max(0.0, r.min_utterance_length_s - seconds), 6) if r.min_utterance_length_s else 0.0)
+        return EndpointConfig(shift(self.rule1), shift(self.rule2), shift(self.rule3))
+
+
+FINAL = EndpointConfig()
+SPECULATIVE = FINAL.earlier(0.2)
+
+
+def trailing_silence_s(decoded_steps: int, timestamps: tuple[int, ...], step_s: float) -> float:
+    """Seconds since the end of the step that emitted the last token (or since the start)."""
+    last_end = timestamps[-1] + 1 if timestamps else 0
+    return round((decoded_steps - last_end) * step_s, 6)
