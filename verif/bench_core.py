@@ -6,7 +6,8 @@ invocation per lane count. Reported per point: the RTL's CYCLES counter for the 
 the fetch/HALT overhead), the bound ceil(nnz / lanes), the dense (0%) cycles, the zero-skip speedup
 (dense cycles / cycles), bits per weight of the serialized compressed format for int4 and int8
 (`weight_codec.bits_per_weight`, header, CRC and masks included, row parameters excluded), and the
-simulator's free-running speed (cycles / wall seconds from START to busy low). Every output is also
+simulator's free-running speed (cycles / wall seconds from START to busy low) with the Verilated core
+driven through the host's ctypes harness (`host.backends.verilator`), the clock loop in C. Every output is also
 checked bit-exact against the golden core. Goal lines (issue 2) are printed at the end; speed goals
 live here, never in a timed test.
 """
@@ -44,7 +45,8 @@ def matvec_job(config: CoreConfig, weights: np.ndarray, x: np.ndarray, rows: int
 
 
 def measure(lanes: int, sparsities: list[float], rows: int, cols: int, seed: int = 5) -> list[dict]:
-    from .jobs import golden_jobs, rtl_jobs
+    from ..host.backends.verilator import run_jobs
+    from .jobs import golden_jobs
     config = CoreConfig(lanes=lanes)
     rng = np.random.default_rng(seed)
     dense = rng.integers(-8, 8, (rows, cols))
@@ -60,7 +62,7 @@ def measure(lanes: int, sparsities: list[float], rows: int, cols: int, seed: int
                        "beats": cm.beats, "bits_int4": weight_codec.bits_per_weight(cm),
                        "bits_int8": weight_codec.bits_per_weight(cm8)})
         jobs.append(job)
-    rtl = rtl_jobs(config, jobs, "bench-core")
+    rtl = run_jobs(config, jobs)        # the ctypes harness: free-running, no Python per cycle
     gold = golden_jobs(config, jobs)
     for p, r, g in zip(points, rtl, gold):
         p["cycles"] = r["counters"]["cycles"]

@@ -152,7 +152,8 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def file_lock(path: Path):
+    """Hold an exclusive lock on `path` (created if absent): one builder per folder across processes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -217,7 +218,7 @@ def build(top_factory: Callable[..., object], params: Mapping[str, object] | Non
     build_dir = SIM_ROOT / f"{name}-{key}"
     verilog_path = build_dir / f"{name}.v"
     stamp = build_dir / "build.ok"
-    with _locked(SIM_ROOT / f"{name}-{key}.lock"):
+    with file_lock(SIM_ROOT / f"{name}-{key}.lock"):
         build_dir.mkdir(parents=True, exist_ok=True)
         _write_if_changed(verilog_path, text)
         (build_dir / "params.json").write_text(json.dumps(params, indent=1, sort_keys=True))

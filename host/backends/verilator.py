@@ -22,9 +22,7 @@ simulation needs a leaner design or other Verilator options, not a different har
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import fcntl
 import hashlib
 import json
 import os
@@ -84,17 +82,6 @@ def _digest(*parts: object) -> str:
     return h.hexdigest()[:12]
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def library_root() -> Path:
     from ...verif.simulator import BUILD_ROOT
     return BUILD_ROOT / "nep_lib"
@@ -117,7 +104,8 @@ def build_verilated(top_factory, params: dict, top_name: str, sources: list[Path
     product, stamp = build_dir / output, build_dir / "build.ok"
     if stamp.exists() and product.exists():
         return product
-    with _file_lock(build_dir.with_name(build_dir.name + ".lock")):
+    from ...verif.simulator import file_lock
+    with file_lock(build_dir.with_name(build_dir.name + ".lock")):
         if stamp.exists() and product.exists():          # another worker built it while we waited
             return product
         build_dir.mkdir(parents=True, exist_ok=True)
