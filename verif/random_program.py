@@ -268,6 +268,14 @@ class _Gen:
         return m
 
     # -- instructions --
+    def placed_matvec(self, accept=lambda instr: True) -> Instr:
+        """A MATVEC whose matrix fits the memories and satisfies `accept` (20 tries)."""
+        for _ in range(20):
+            instr = self.matvec()
+            if instr is not None and accept(instr):
+                return instr
+        raise RuntimeError("could not place a matrix")
+
     def matvec(self) -> Instr | None:
         for _ in range(8):
             rows, cols = self.shape()
@@ -351,12 +359,7 @@ class _Gen:
     def fault(self, kind: str) -> Instr:
         c, lanes = self.config, self.lanes
         if kind in ("truncated", "length", "header"):
-            for _ in range(20):
-                instr = self.matvec()
-                if instr is not None and (kind != "truncated" or instr.matrix.cm.beats > 0):
-                    break
-            else:
-                raise RuntimeError("could not place a matrix")
+            instr = self.placed_matvec(lambda i: kind != "truncated" or i.matrix.cm.beats > 0)
             m = instr.matrix
             h0, h1 = HEADER0.unpack(m.param_words[0]), HEADER1.unpack(m.param_words[1])
             if kind == "truncated":
@@ -418,12 +421,7 @@ class _Gen:
             if what == "mat":
                 mat = int(self.rng.integers(c.param_depth - HEADER_WORDS + 1, 1 << 16))
                 return Instr(encode(Opcode.MATVEC, dst=0, a=lanes, b=mat), note="matrix past the param memory")
-            for _ in range(20):
-                instr = self.matvec()
-                if instr is not None:
-                    break
-            else:
-                raise RuntimeError("could not place a matrix")
+            instr = self.placed_matvec()
             m, f = instr.matrix, instr.fields
             if what == "mv_dst":
                 f["dst"] = int(self.rng.integers(self.depth - m.cm.rows + 1, 1 << 16))
@@ -446,12 +444,7 @@ class _Gen:
             instr.word = encode(Opcode.MATVEC, dst=f["dst"], a=f["a"], b=f["b"])
             return instr
         if kind == "misaligned":
-            for _ in range(20):
-                instr = self.matvec()
-                if instr is not None:
-                    break
-            else:
-                raise RuntimeError("could not place a matrix")
+            instr = self.placed_matvec()
             m, f = instr.matrix, instr.fields
             src = f["a"] + int(self.rng.integers(1, lanes))
             if src + m.cm.cols > self.depth:
@@ -462,12 +455,7 @@ class _Gen:
         if kind == "overlap":
             what = self.pick(["matvec", "act", "ew_a", "ew_b"])
             if what == "matvec":
-                for _ in range(20):
-                    instr = self.matvec()
-                    if instr is not None and instr.matrix.cm.cols + instr.matrix.cm.rows < self.depth:
-                        break
-                else:
-                    raise RuntimeError("could not place a matrix")
+                instr = self.placed_matvec(lambda i: i.matrix.cm.cols + i.matrix.cm.rows < self.depth)
                 m, f = instr.matrix, instr.fields
                 lo = max(0, f["a"] - m.cm.rows + 1)
                 hi = min(f["a"] + m.cm.cols - 1, self.depth - m.cm.rows)
