@@ -8,7 +8,8 @@ utterance. Scores are natural-log probabilities from a log-softmax over the join
 (real value = logit * 2**-8), computed in float64 on the host.
 
 A `Decoder` is anything with `initial_pred_state()`, `pred_step(token, state)` and
-`joint(enc_t, pred_h)` (e.g. `host.nep_rnnt.NepRnnt`). The prediction network runs once per
+`joint(enc_t, pred_h)` (e.g. `host.nep_rnnt.NepRnnt`). With a `ContextGraph`, every extension's
+score also gets the graph's biasing delta (`host.context_graph`). The prediction network runs once per
 surviving extension (at most `beam` runs per encoder step), never for pruned candidates.
 """
 
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
+
+from .context_graph import ContextGraph
 
 BLANK = 0
 LOGIT_SCALE = 2.0 ** -8          # joint output format (firmware.compiler.LOGIT_FRAC_BITS)
@@ -49,6 +52,7 @@ class Hypothesis:
     timestamps: tuple[int, ...] = ()        # encoder step at which each token was emitted
     token_scores: tuple[float, ...] = ()    # log-prob of each emitted token (its acoustic evidence)
     state: object = None                    # decoder (prediction network) state after `tokens`
+    context_state: int = 0                  # ContextGraph state (0 = root, or no biasing)
 
     @property
     def key(self) -> tuple[int, ...]:
@@ -75,10 +79,12 @@ class BeamSearch:
     """Streaming modified beam search: `step(enc_t)` per encoder output, `nbest()` at any time."""
     decoder: Decoder
     config: BeamSearchConfig = field(default_factory=BeamSearchConfig)
+    context: ContextGraph | None = None       # shallow-fusion biasing toward its phrases
 
     def __post_init__(self):
         start = self.decoder.pred_step(BLANK, self.decoder.initial_pred_state())
-        self.hyps: list[Hypothesis] = [Hypothesis((), 0.0, state=start)]
+        ctx = self.context.start_state if self.context is not None else 0
+        self.hyps: list[Hypothesis] = [Hypothesis((), 0.0, state=start, context_state=ctx)]
         self.t = 0
 
     def step(self, enc_t: np.ndarray) -> None:
@@ -86,15 +92,16 @@ class BeamSearch:
         scored = []
         for h in self.hyps:
             lp = log_softmax(self.decoder.joint(enc_t, h.state.h), self.config.temperature)
-            for k in np.argsort(-lp, kind="stable")[: self.config.beam + 1]:
-                scored.append((h.log_prob + float(lp[k]), int(k), h, float(lp[k])))
+            bonus, moves = self._context_moves(h.context_state, len(lp))
+            for k in np.argsort(-(lp + bonus), kind="stable")[: self.config.beam + 1]:
+                scored.append((h.log_prob + float(lp[k] + bonus[k]), int(k), h, float(lp[k]), moves[k]))
         scored.sort(key=lambda s: -s[0])
-        for total, k, h, lp_k in scored:
+        for total, k, h, lp_k, ctx in scored:
             if k == BLANK:
                 new = replace(h, log_prob=total)
             else:
                 new = Hypothesis(h.tokens + (k,), total, h.timestamps + (self.t,), h.token_scores + (lp_k,),
-                                 state=h)             # parent; the prediction step runs only for survivors
+                                 state=h, context_state=ctx)    # parent; the prediction step runs for survivors
             if new.key in candidates:
                 candidates[new.key].merge(new)
             else:
@@ -106,19 +113,34 @@ class BeamSearch:
         self.hyps = survivors
         self.t += 1
 
+    def _context_moves(self, state: int, vocab: int) -> tuple[np.ndarray, list[int]]:
+        """Per token: the biasing score delta and the next context state (blank keeps the state)."""
+        bonus = np.zeros(vocab)
+        if self.context is None:
+            return bonus, [0] * vocab
+        moves = [state] * vocab
+        for k in range(vocab):
+            if k != BLANK:
+                bonus[k], moves[k] = self.context.step(state, k)
+        return bonus, moves
+
     def nbest(self, n: int | None = None) -> list[Hypothesis]:
-        """Hypotheses, best first (length-unnormalized log-probability)."""
-        return sorted(self.hyps, key=lambda h: -h.log_prob)[: n or len(self.hyps)]
+        """Hypotheses, best first (log-probability plus the biasing bonus of completed phrases: an
+        open partial match's bonus is withdrawn here, as at the end of the utterance)."""
+        hyps = self.hyps
+        if self.context is not None:
+            hyps = [replace(h, log_prob=h.log_prob + self.context.finalize(h.context_state)) for h in hyps]
+        return sorted(hyps, key=lambda h: -h.log_prob)[: n or len(hyps)]
 
     def best(self) -> Hypothesis:
         return self.nbest(1)[0]
 
 
-def modified_beam_search(decoder: Decoder, enc: np.ndarray, config: BeamSearchConfig = BeamSearchConfig()
-                         ) -> list[Hypothesis]:
+def modified_beam_search(decoder: Decoder, enc: np.ndarray, config: BeamSearchConfig = BeamSearchConfig(),
+                         context: ContextGraph | None = None) -> list[Hypothesis]:
     """The n-best (config.beam) of a whole utterance's encoder outputs (T, H), best first."""
     assert enc.ndim == 2, enc.shape
-    search = BeamSearch(decoder, config)
+    search = BeamSearch(decoder, config, context)
     for enc_t in enc:
         search.step(enc_t)
     return search.nbest()

@@ -10,7 +10,7 @@ position, in seconds, at which the event could be emitted (the samples consumed 
 End-pointing (`host.endpointer`, rule-based): when the speculative rules fire the recognizer emits
 `speculative_final` and keeps that lattice; when the final rules fire (or the audio ends) it emits
 `final`, preceded by `reset` if the best text changed since `speculative_final`, and stops taking
-audio (`ended`). Context biasing is not part of this version.
+audio (`ended`). Context biasing: pass a `host.context_graph.ContextGraph` per request.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE_HZ
 from .beam_search import BeamSearch, BeamSearchConfig
+from .context_graph import ContextGraph
 from .endpointer import FINAL, SPECULATIVE, EndpointConfig, trailing_silence_s
 from .lattice import Lattice, text_of
 from .nep_rnnt import NepRnnt
@@ -67,8 +68,9 @@ class Result:
 class Recognizer:
     """One utterance at a time on `rnnt`'s device; make a new one (or call `reset`) per utterance."""
 
-    def __init__(self, rnnt: NepRnnt, config: RecognizerConfig = RecognizerConfig()):
-        self.rnnt, self.config = rnnt, config
+    def __init__(self, rnnt: NepRnnt, config: RecognizerConfig = RecognizerConfig(),
+                 context: ContextGraph | None = None):
+        self.rnnt, self.config, self.context = rnnt, config, context
         self.symbols = _symbols()
         if len(self.symbols) + 1 != rnnt.vocab:
             raise ValueError(f"the image's vocabulary has {rnnt.vocab} tokens; this recognizer's alphabet "
@@ -79,7 +81,7 @@ class Recognizer:
         from ..models.features import StreamingFrontEnd
         self.frontend = StreamingFrontEnd()
         self.rnnt.reset_encoder()
-        self.search = BeamSearch(self.rnnt, self.config.beam)
+        self.search = BeamSearch(self.rnnt, self.config.beam, self.context)
         self.pending = np.zeros((0, self.rnnt.features), np.int64)
         self.samples = 0
         self.events: list[Event] = []
@@ -150,9 +152,9 @@ class Recognizer:
 
 
 def transcribe(rnnt: NepRnnt, audio: np.ndarray, config: RecognizerConfig = RecognizerConfig(),
-               chunk_s: float = 0.1, on_event=None) -> Result:
+               chunk_s: float = 0.1, on_event=None, context: ContextGraph | None = None) -> Result:
     """A whole 16 kHz waveform fed in `chunk_s` pieces; `on_event(event)` sees each event as it happens."""
-    rec = Recognizer(rnnt, config)
+    rec = Recognizer(rnnt, config, context)
     step = max(1, int(chunk_s * SAMPLE_RATE_HZ))
     for i in range(0, len(audio), step):
         for e in rec.accept_waveform(audio[i:i + step]):

@@ -1,4 +1,4 @@
-"""`edgeasr transcribe FILE.wav [--device golden|verilator] [--lattice OUT.json] [--json]`.
+"""`edgeasr transcribe FILE.wav [--device golden|verilator] [--context FILE] [--lattice OUT.json] [--json]`.
 
 Reads the audio (any soundfile format, resampled to 16 kHz mono), compiles the model for the
 device's core unless an image is given, streams the audio through the recognizer in 100 ms chunks
@@ -36,6 +36,9 @@ def add_transcribe_parser(sub, func) -> None:
     p.add_argument("--image", help="a compiled device image instead of --model (its core config is used)")
     p.add_argument("--lanes", type=int, default=16, choices=(8, 16), help="MAC lanes when compiling (default 16)")
     p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--context", metavar="FILE", help="phrases to bias toward (contacts, device names), one per line")
+    p.add_argument("--context-score", type=float, default=1.0,
+                   help="biasing bonus per matched character, natural log (default 1.0; not yet tuned on data)")
     p.add_argument("--lattice", metavar="OUT.json", help="write the word lattice as JSON")
     p.add_argument("--json", action="store_true", help="last line: one JSON object with the result")
     p.set_defaults(func=func)
@@ -76,10 +79,20 @@ def run_transcribe(args) -> int:
         if not args.json:
             print(f"[{event.time_s:7.3f} s] {event.type:<8} {event.text}")
 
+    context = None
+    if args.context:
+        from .context_graph import ContextGraph
+        from .recognizer import _symbols
+        try:
+            phrases = [line.strip() for line in open(args.context) if line.strip()]
+            context = ContextGraph.from_text(phrases, _symbols(), args.context_score)
+        except (OSError, ValueError) as e:
+            return fail(f"--context {args.context}: {e}")
+
     with open_device(args.device, image.config) as dev:
         rnnt = NepRnnt(dev, image)
         result = transcribe(rnnt, audio, RecognizerConfig(BeamSearchConfig(beam=args.beam), nbest=args.beam),
-                            on_event=show)
+                            on_event=show, context=context)
     result.device["backend"] = args.device
     if args.lattice:
         result.lattice.save(args.lattice)
