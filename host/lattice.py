@@ -83,3 +83,31 @@ class Lattice:
 
     def num_bytes(self) -> int:
         return len(json.dumps(self.to_dict(), separators=(",", ":")).encode())
+
+
+def plot_lattice(lattice: Lattice, path: str, title: str = "") -> None:
+    """Draw the lattice as a PNG: one row per n-best path, each word a box from start to end time,
+    labelled with the word and its score; the best path on top."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = max(1, len(lattice.nbest))
+    end = max([a.end_s for a in lattice.arcs] + [0.1])
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.0 * end), 0.6 * rows + 1.2))
+    for r, path_ in enumerate(lattice.nbest):
+        y = rows - 1 - r
+        for i in path_["words"]:
+            a = lattice.arcs[i]
+            ax.add_patch(plt.Rectangle((a.start_s, y - 0.35), a.end_s - a.start_s, 0.7,
+                                       facecolor="C0" if r == 0 else "0.8", edgecolor="k", alpha=0.8))
+            ax.text((a.start_s + a.end_s) / 2, y, f"{a.word}\n{a.score:.1f}", ha="center", va="center", fontsize=8)
+    ax.set_yticks(range(rows))
+    ax.set_yticklabels([f"{p['log_prob']:.1f}" for p in reversed(lattice.nbest)] or [""])
+    ax.set_xlim(0, end * 1.02)
+    ax.set_ylim(-0.6, rows - 0.4)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("n-best path (log-prob)")
+    ax.set_title(title or "word lattice")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,4 +1,5 @@
-"""`edgeasr transcribe FILE.wav [--device golden|verilator] [--context FILE] [--lattice OUT.json] [--json]`.
+"""`edgeasr transcribe FILE.wav [--device golden|verilator] [--context FILE] [--lattice OUT.json]
+[--plot OUT.png] [--json]`.
 
 Reads the audio (any soundfile format, resampled to 16 kHz mono), compiles the model for the
 device's core unless an image is given, streams the audio through the recognizer in 100 ms chunks
@@ -40,6 +41,7 @@ def add_transcribe_parser(sub, func) -> None:
     p.add_argument("--context-score", type=float, default=1.0,
                    help="biasing bonus per matched character, natural log (default 1.0; not yet tuned on data)")
     p.add_argument("--lattice", metavar="OUT.json", help="write the word lattice as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="draw the word lattice as a PNG")
     p.add_argument("--json", action="store_true", help="last line: one JSON object with the result")
     p.set_defaults(func=func)
 
@@ -96,6 +98,9 @@ def run_transcribe(args) -> int:
     result.device["backend"] = args.device
     if args.lattice:
         result.lattice.save(args.lattice)
+    if args.plot:
+        from .lattice import plot_lattice
+        plot_lattice(result.lattice, args.plot, f"{os.path.basename(args.file)}: {result.text}")
     if args.json:
         out = result.to_dict()
         out.pop("lattice")

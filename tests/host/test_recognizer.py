@@ -101,12 +101,13 @@ def test_transcribe_cli_json_and_lattice(small_student, tmp_path, capsys):
     sf.write(wav, speechlike(), 16000)
     lattice = tmp_path / "lattice.json"
     assert cli.main(["transcribe", str(wav), "--device", "golden", "--model", str(model), "--lanes", "8",
-                     "--lattice", str(lattice), "--json"]) == 0
+                     "--lattice", str(lattice), "--plot", str(tmp_path / "lattice.png"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(out) >= {"text", "nbest", "events", "device"}
     assert {"cycles", "macs", "skipped"} <= set(out["device"])
     assert out["events"][-1]["type"] == "final" and all("time_s" in e for e in out["events"])
     assert set(json.loads(lattice.read_text())) == {"arcs", "nbest"}
+    assert (tmp_path / "lattice.png").read_bytes()[:4] == b"\x89PNG"
     assert cli.main(["transcribe", str(tmp_path / "missing.wav"), "--device", "golden"]) == 1
     assert "missing.wav: cannot read audio" in capsys.readouterr().err
 
