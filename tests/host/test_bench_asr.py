@@ -1,0 +1,30 @@
+"""The recognizer benchmark on a two-utterance corpus written on the fly (golden device, 8 lanes)."""
+
+import json
+
+import numpy as np
+
+from edgeasr.host.bench_asr import run_bench_asr
+from edgeasr.models.export import save_image
+
+
+def write_corpus(path, seed=11):
+    rng = np.random.default_rng(seed)
+    audio = (rng.normal(size=2 * 8000) * 3000).astype(np.int16)
+    np.save(path / "test_0.npy", audio)
+    with open(path / "test.jsonl", "w") as f:
+        for i, text in enumerate(["call anne", "stop"]):
+            f.write(json.dumps({"id": f"test-{i}", "text": text, "voice": {}, "speech_start_s": 0.1,
+                                "speech_end_s": 0.4, "chunk": 0, "offset": 8000 * i, "n_samples": 8000}) + "\n")
+
+
+def test_bench_reports_every_figure(small_student, tmp_path):
+    write_corpus(tmp_path)
+    model = tmp_path / "student.npz"
+    save_image(small_student, str(model))
+    out = run_bench_asr(str(model), str(tmp_path), "test", device="golden", lanes=8, pad_silence_s=0.5,
+                        progress=False)
+    assert out["utterances"] == 2 and 0 <= out["wer"]
+    assert out["cycles_per_audio_s"] > 0 and out["rtf_at_100mhz"] == round(out["cycles_per_audio_s"] / 1e8, 5)
+    assert out["audio_bytes_per_utterance"] == 16000 and out["lattice_bytes_per_utterance"] > 0
+    assert set(out["latency_final_s"]) == {"median", "p90"} and 0 <= out["early_cutoff_rate"] <= 1
