@@ -7,6 +7,7 @@
     edgeasr soc-sim [--lanes N]                    the SoC in Verilator behind a pty: prints /dev/pts/N
     edgeasr compile MODEL.npz -o IMAGE [--lanes N]  lower an exported RNN-T into a device image
     edgeasr transcribe FILE.wav [--device D] [--lattice OUT.json] [--json]   speech to text on the NEP
+    edgeasr stream [FILE|-] [--device D] [--json]  live recognition of s16le 16 kHz audio on stdin
     edgeasr <model command> ...                    from edgeasr.models.cli, when it is installed
 
 Subcommands import their machinery only when run, so `edgeasr --help` stays fast and a missing
@@ -19,7 +20,7 @@ import argparse
 import importlib
 import sys
 
-OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "compile", "transcribe")
+OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "compile", "transcribe", "stream")
 
 
 def _models_cli():
@@ -70,6 +71,11 @@ def _transcribe(args) -> int:
     return run_transcribe(args)
 
 
+def _stream(args) -> int:
+    from .transcribe_cli import run_stream
+    return run_stream(args)
+
+
 def build_parser(models=None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgeasr", description=__doc__.split("\n")[0].strip())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -105,8 +111,9 @@ def build_parser(models=None) -> argparse.ArgumentParser:
 
     from .compile_cli import add_compile_parser
     add_compile_parser(sub, _compile)
-    from .transcribe_cli import add_transcribe_parser
+    from .transcribe_cli import add_stream_parser, add_transcribe_parser
     add_transcribe_parser(sub, _transcribe)
+    add_stream_parser(sub, _stream)
 
     if models is not None:
         models.add_parser(sub)

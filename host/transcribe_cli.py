@@ -46,6 +46,95 @@ def add_transcribe_parser(sub, func) -> None:
     p.set_defaults(func=func)
 
 
+def add_stream_parser(sub, func) -> None:
+    p = sub.add_parser("stream", help="live recognition of raw 16 kHz s16le mono audio from stdin (or a file at real-time pace)")
+    p.add_argument("file", nargs="?", default="-", help="'-' (default): raw s16le 16 kHz mono on stdin; else an audio file")
+    p.add_argument("--device", default="verilator", choices=DEVICES)
+    p.add_argument("--model")
+    p.add_argument("--image")
+    p.add_argument("--lanes", type=int, default=16, choices=(8, 16))
+    p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--chunk-ms", type=int, default=100, help="audio per read (default 100 ms)")
+    p.add_argument("--realtime", action="store_true", help="pace a file at real time (stdin is paced by its writer)")
+    p.add_argument("--json", action="store_true", help="one JSON object per event, then the result")
+    p.set_defaults(func=func)
+
+
+def _load_image(args):
+    """The image from --image, or --model (or the default model) compiled for --lanes; raises ValueError."""
+    from ..firmware.compiler import compile_student
+    from ..firmware.memory_map import CoreConfig
+    from .image import Image
+    if args.image:
+        return Image.from_bytes(open(args.image, "rb").read())
+    model = args.model or default_model()
+    if not model or not os.path.exists(model):
+        raise ValueError(f"no model: give --model MODEL.npz or --image IMAGE "
+                         f"(looked for {model or 'data/runs/*/student_q4s.npz'})")
+    from ..models.export import load_image as load_student
+    return compile_student(load_student(model), CoreConfig(lanes=args.lanes))
+
+
+def run_stream(args) -> int:
+    import time
+
+    import numpy as np
+
+    from .audio import AudioFormatError, read_audio
+    from .beam_search import BeamSearchConfig
+    from .device import open_device
+    from .nep_rnnt import NepRnnt
+    from .recognizer import Recognizer, RecognizerConfig
+    try:
+        image = _load_image(args)
+        audio = None if args.file == "-" else read_audio(args.file)
+    except (ValueError, OSError) as e:
+        print(f"edgeasr stream: {e}", file=sys.stderr)
+        return 1
+    chunk = max(1, args.chunk_ms * 16)
+
+    def chunks():
+        if audio is not None:
+            for i in range(0, len(audio), chunk):
+                if args.realtime:
+                    time.sleep(args.chunk_ms / 1000)
+                yield audio[i:i + chunk]
+            return
+        pending = b""
+        while True:
+            data = sys.stdin.buffer.read1(2 * chunk) if hasattr(sys.stdin.buffer, "read1") else sys.stdin.buffer.read(2 * chunk)
+            if not data:
+                return
+            data = pending + data
+            usable = len(data) // 2 * 2
+            pending = data[usable:]
+            yield np.frombuffer(data[:usable], "<i2").astype(np.float32) / 32768
+
+    def show(e):
+        if args.json:
+            print(json.dumps({"type": e.type, "time_s": e.time_s, "text": e.text}), flush=True)
+        else:
+            print(f"[{e.time_s:7.3f} s] {e.type:<17} {e.text}", flush=True)
+
+    with open_device(args.device, image.config) as dev:
+        rec = Recognizer(NepRnnt(dev, image), RecognizerConfig(BeamSearchConfig(beam=args.beam), nbest=args.beam))
+        for samples in chunks():
+            for e in rec.accept_waveform(samples):
+                show(e)
+            if rec.ended:
+                break
+        seen = len(rec.events)
+        result = rec.finish()
+        for e in result.events[seen:]:
+            show(e)
+    if args.json:
+        out = result.to_dict()
+        out.pop("lattice"), out.pop("speculative_lattice")
+        out["device"]["backend"] = args.device
+        print(json.dumps(out))
+    return 0
+
+
 def run_transcribe(args) -> int:
     from ..firmware.compiler import compile_student
     from ..firmware.errors import ImageError

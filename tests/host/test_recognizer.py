@@ -128,3 +128,22 @@ def test_endpointed_events_are_ordered_and_final_is_last(small_student):
     assert r.events[-1].time_s - spec.time_s == pytest.approx(0.2, abs=0.11)
     assert r.device["encoder_steps"] == 20 and r.speculative_lattice is not None
     assert ("reset" in types) == (spec.text != r.text)
+
+
+def test_stream_from_stdin_equals_transcribe(small_student, tmp_path, capsys, monkeypatch):
+    import io
+    import sys
+    model = tmp_path / "student.npz"
+    save_image(small_student, str(model))
+    pcm = (speechlike() * 32767).astype("<i2")
+    wav = tmp_path / "utt.wav"
+    sf.write(wav, pcm, 16000, subtype="PCM_16")
+    common = ["--device", "golden", "--model", str(model), "--lanes", "8", "--json"]
+    assert cli.main(["transcribe", str(wav)] + common) == 0
+    whole = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pcm.tobytes()[:-1])))   # odd byte dropped
+    assert cli.main(["stream", "--chunk-ms", "30"] + common) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    streamed = json.loads(lines[-1])
+    assert streamed["text"] == whole["text"] and streamed["nbest"] == whole["nbest"]
+    assert json.loads(lines[-2])["type"] == "final"
