@@ -110,3 +110,32 @@ def test_compiler_uses_the_golden_models_formats():
     assert (compiler.F_C_SHIFT, compiler.I_G_SHIFT, compiler.C_TO_LUT_SHIFT, compiler.H_SHIFT) == \
         (golden_rnnt.F_C_SHIFT, golden_rnnt.I_G_SHIFT, golden_rnnt.C_TO_LUT_SHIFT, golden_rnnt.H_SHIFT)
     assert compiler.TIME_REDUCTION == golden_rnnt.TIME_REDUCTION
+
+
+def test_inconsistent_models_are_refused(student):
+    from edgeasr.firmware.compiler import compile_rnnt
+    mats = dict(student.matrices)
+    del mats["joint_out"]
+    with pytest.raises(CompileError, match=r"^the model has no matrix 'joint_out'; found enc\.0\.gates, "):
+        compile_rnnt(mats, student.embed, CONFIG)
+    with pytest.raises(CompileError, match=r"^embedding table has shape \(29, 15\), expected \(29, 16\)$"):
+        compile_rnnt(student.matrices, student.embed[:, :15], CONFIG)
+    one_layer = {k: v for k, v in student.matrices.items() if k != "enc.1.gates"}
+    with pytest.raises(CompileError, match=r"^the encoder needs at least 2 layers .*, found 1$"):
+        compile_rnnt(one_layer, student.embed, CONFIG)
+
+
+def test_compile_cli_writes_a_loadable_image(student, tmp_path, capsys):
+    import json
+
+    from edgeasr.host import cli
+    from edgeasr.host.image import Image
+    from edgeasr.models.export import save_image
+    model, out = tmp_path / "student.npz", tmp_path / "model.nepi"
+    save_image(student, str(model))
+    assert cli.main(["compile", str(model), "-o", str(out), "--lanes", "8", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["entry_points"] == {"encoder_step": 0, "pred_step": 31, "joint": 42}
+    assert Image.from_bytes(out.read_bytes()).config.lanes == 8
+    assert cli.main(["compile", str(model), "-o", str(out), "--lanes", "8", "--value-depth", "64"]) == 1
+    assert "does not fit VALUE memory" in capsys.readouterr().err
