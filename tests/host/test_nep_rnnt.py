@@ -139,3 +139,30 @@ def test_compile_cli_writes_a_loadable_image(student, tmp_path, capsys):
     assert Image.from_bytes(out.read_bytes()).config.lanes == 8
     assert cli.main(["compile", str(model), "-o", str(out), "--lanes", "8", "--value-depth", "64"]) == 1
     assert "does not fit VALUE memory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("program, writes", [
+    ("encoder_step", {"enc.0.h", "enc.0.b.h", "enc.0.c", "enc.0.z", "enc.1.x", "enc.1.h", "enc.1.c", "enc.1.z",
+                      "joint.enc"}),
+    ("pred_step", {"pred.h", "pred.c", "pred.z", "joint.pred"}),
+    ("joint", {"joint.z", "joint.logits"}),
+])
+def test_each_program_writes_only_its_own_buffers(student, program, writes):
+    image = compile_student(student, CONFIG)
+    rng = np.random.default_rng(SEED)
+    with open_device("golden", CONFIG) as dev:
+        rnnt = NepRnnt(dev, image)
+        for name in ("enc.frame0", "enc.frame1", "pred.x", "pred.h", "joint.enc", "joint.pred"):
+            s = image.symbols[name]
+            dev.write_spad(s.base, rng.integers(-128, 128, s.length))
+        before = dev.read_spad(0, CONFIG.spad_depth)
+        rnnt._run(program)
+        after = dev.read_spad(0, CONFIG.spad_depth)
+    allowed = np.zeros(CONFIG.spad_depth, bool)
+    for name in writes:
+        s = image.symbols[name]
+        allowed[s.base:s.base + s.length] = True
+    changed = np.nonzero(before != after)[0]
+    assert not (set(changed.tolist()) - set(np.nonzero(allowed)[0].tolist())), \
+        f"{program} wrote outside {sorted(writes)}: entries {changed[~allowed[changed]][:10]}"
+    assert changed.size > 0
