@@ -9,8 +9,8 @@ decoding agree); two 30 ms feature frames make one 60 ms encoder step. Event tim
 position, in seconds, at which the event could be emitted (the samples consumed so far).
 End-pointing (`host.endpointer`, rule-based): when the speculative rules fire the recognizer emits
 `speculative_final` and keeps that lattice; when the final rules fire (or the audio ends) it emits
-`final`, preceded by `reset` if the best text changed since `speculative_final`, and stops taking
-audio (`ended`). Context biasing: pass a `host.context_graph.ContextGraph` per request.
+`final`, preceded by `reset` if the best text changed since `speculative_final`, and stops decoding
+(`ended`) until `next_utterance()`. Context biasing: pass a `host.context_graph.ContextGraph` per request.
 """
 
 from __future__ import annotations
@@ -78,26 +78,31 @@ class Recognizer:
         self.reset()
 
     def reset(self) -> None:
+        """Forget everything: audio, features, encoder state, search, events; time restarts at 0."""
         from ..models.features import StreamingFrontEnd
         self.frontend = StreamingFrontEnd()
-        self.rnnt.reset_encoder()
-        self.search = BeamSearch(self.rnnt, self.config.beam, self.context)
         self.pending = np.zeros((0, self.rnnt.features), np.int64)
         self.samples = 0
+        self.next_utterance()
+
+    def next_utterance(self) -> None:
+        """Start a new utterance after `final`, keeping the audio and features not yet decoded and
+        the audio clock (event times stay seconds from the start of the stream)."""
+        self.rnnt.reset_encoder()
+        self.search = BeamSearch(self.rnnt, self.config.beam, self.context)
         self.events: list[Event] = []
         self._shown = ""
         self._start = self.rnnt.counters.totals()
         self._steps = 0
+        self._first_sample = self.samples
         self.ended = False
         self._speculative: tuple[str, Lattice] | None = None
 
     def accept_waveform(self, chunk: np.ndarray) -> list[Event]:
         """Feed 16 kHz mono float samples; returns the events they caused. After `final`
-        (`ended`), audio is ignored."""
+        (`ended`), audio is buffered for `next_utterance`."""
         chunk = np.asarray(chunk, np.float32)
         assert chunk.ndim == 1, chunk.shape
-        if self.ended:
-            return []
         self.samples += len(chunk)
         frames = self.frontend.push(chunk)
         self.pending = np.concatenate([self.pending, frames.astype(np.int64)])
@@ -145,7 +150,7 @@ class Recognizer:
             self.events += self._final_events(round(self.samples / SAMPLE_RATE_HZ, 3), text)
         now = self.rnnt.counters.totals()
         device = {k: now[k] - self._start[k] for k in now}
-        device.update(encoder_steps=self._steps, audio_s=round(self.samples / SAMPLE_RATE_HZ, 3))
+        device.update(encoder_steps=self._steps, audio_s=round((self.samples - self._first_sample) / SAMPLE_RATE_HZ, 3))
         return Result(text, [{"text": text_of(h, self.symbols), "log_prob": round(h.log_prob, 4)} for h in hyps],
                       list(self.events), Lattice.from_nbest(hyps, self.symbols, STEP_S), device,
                       self._speculative[1] if self._speculative else None)

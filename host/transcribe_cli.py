@@ -56,6 +56,8 @@ def add_stream_parser(sub, func) -> None:
     p.add_argument("--beam", type=int, default=4)
     p.add_argument("--chunk-ms", type=int, default=100, help="audio per read (default 100 ms)")
     p.add_argument("--realtime", action="store_true", help="pace a file at real time (stdin is paced by its writer)")
+    p.add_argument("--continuous", action="store_true",
+                   help="after each final, go on with the next utterance (a result per utterance)")
     p.add_argument("--json", action="store_true", help="one JSON object per event, then the result")
     p.set_defaults(func=func)
 
@@ -116,22 +118,32 @@ def run_stream(args) -> int:
         else:
             print(f"[{e.time_s:7.3f} s] {e.type:<17} {e.text}", flush=True)
 
+    def report(result):
+        if args.json:
+            out = result.to_dict()
+            out.pop("lattice"), out.pop("speculative_lattice")
+            out["device"]["backend"] = args.device
+            print(json.dumps(out), flush=True)
+        else:
+            print("n-best: " + " | ".join(f"{h['log_prob']:.2f} {h['text']}" for h in result.nbest), flush=True)
+
     with open_device(args.device, image.config) as dev:
         rec = Recognizer(NepRnnt(dev, image), RecognizerConfig(BeamSearchConfig(beam=args.beam), nbest=args.beam))
         for samples in chunks():
             for e in rec.accept_waveform(samples):
                 show(e)
-            if rec.ended:
-                break
+            while rec.ended:
+                report(rec.finish())
+                if not args.continuous:
+                    return 0
+                rec.next_utterance()
+                for e in rec.accept_waveform(np.zeros(0, np.float32)):
+                    show(e)
         seen = len(rec.events)
         result = rec.finish()
         for e in result.events[seen:]:
             show(e)
-    if args.json:
-        out = result.to_dict()
-        out.pop("lattice"), out.pop("speculative_lattice")
-        out["device"]["backend"] = args.device
-        print(json.dumps(out))
+        report(result)
     return 0
 
 

@@ -147,3 +147,25 @@ def test_stream_from_stdin_equals_transcribe(small_student, tmp_path, capsys, mo
     streamed = json.loads(lines[-1])
     assert streamed["text"] == whole["text"] and streamed["nbest"] == whole["nbest"]
     assert json.loads(lines[-2])["type"] == "final"
+
+
+def test_next_utterance_keeps_the_stream_clock(small_student):
+    from edgeasr.host.endpointer import EndpointConfig, EndpointRule
+    from edgeasr.host.recognizer import Recognizer, RecognizerConfig
+    image = compile_student(small_student, CONFIG)
+    length = EndpointRule(False, 0.0, 0.6)
+    config = RecognizerConfig(endpoint=EndpointConfig(length, length, length), speculative=None)
+    finals = []
+    with open_device("golden", CONFIG) as dev:
+        rec = Recognizer(NepRnnt(dev, image), config)
+        audio = speechlike(2.0)
+        for i in range(0, len(audio), 1600):
+            rec.accept_waveform(audio[i:i + 1600])
+            while rec.ended:
+                finals.append(rec.finish())
+                rec.next_utterance()
+                rec.accept_waveform(np.zeros(0, np.float32))
+    assert len(finals) >= 2
+    times = [r.events[-1].time_s for r in finals]
+    assert times == sorted(times) and times[1] > times[0]
+    assert all(r.device["encoder_steps"] == 10 for r in finals)
