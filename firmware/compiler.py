@@ -37,6 +37,7 @@ import numpy as np
 
 from .assembler import Program
 from .errors import ImageError
+from .image import Image, Section, Symbol
 from .isa import Ew
 from .memory_map import CoreConfig, Region
 from .number_formats import LUT_IN_FRAC_BITS, Lut, default_lut
@@ -150,7 +151,6 @@ def _lstm_step(p: Program, mat: int, xh: int, h_out: int, c: int, z: int, hidden
 def compile_rnnt(matrices: dict[str, CompressedMatrix], embed: np.ndarray, config: CoreConfig):
     """The device image of an integer RNN-T (matrices named as `models.rnnt.Transducer.matrices`,
     embedding (V, E) int8 at 2**-7) for `config`. Raises CompileError if it does not fit."""
-    from ..host.image import Image, Section, Symbol     # the image container lives with the host
     shape = rnnt_shape(matrices, embed)
     F, H, L, E, P, J, V = (shape.features, shape.enc_hidden, shape.enc_layers, shape.embed,
                            shape.pred_hidden, shape.joint, shape.vocab)

@@ -24,7 +24,7 @@ from ..firmware.compiler import ENTRY_POINTS, TIME_REDUCTION
 from ..firmware.errors import ImageError
 from .beam_search import greedy_search
 from .device import Device
-from .image import Image, SectionType, load_image
+from ..firmware.image import Image, SectionType, load_image
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def _load_image(args):
     """The image from --image, or --model (or the default model) compiled for --lanes; raises ValueError."""
     from ..firmware.compiler import compile_student
     from ..firmware.memory_map import CoreConfig
-    from .image import Image
+    from ..firmware.image import Image
     if args.image:
         return Image.from_bytes(open(args.image, "rb").read())
     model = args.model or default_model()
@@ -154,7 +154,7 @@ def run_transcribe(args) -> int:
     from .audio import AudioFormatError, read_audio
     from .beam_search import BeamSearchConfig
     from .device import open_device
-    from .image import Image
+    from ..firmware.image import Image
     from .nep_rnnt import NepRnnt
     from .recognizer import RecognizerConfig, transcribe
 

@@ -129,7 +129,7 @@ def test_compile_cli_writes_a_loadable_image(student, tmp_path, capsys):
     import json
 
     from edgeasr.host import cli
-    from edgeasr.host.image import Image
+    from edgeasr.firmware.image import Image
     from edgeasr.models.export import save_image
     model, out = tmp_path / "student.npz", tmp_path / "model.nepi"
     save_image(student, str(model))

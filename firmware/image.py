@@ -36,13 +36,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..firmware import loader
-from ..firmware.errors import DeviceError, ImageError
-from ..firmware.isa import LUT_TABLES
-from ..firmware.memory_map import FORMAT_VERSION, CoreConfig, Region
-from ..firmware.number_formats import ACT_BITS, LUT_ENTRIES, SPAD_BITS
-from ..firmware.weight_codec import CompressedMatrix, array_to_words, param_words, words_to_array
-from ..firmware.weight_format import MASK_BITS_PER_LANE
+from . import loader
+from .errors import DeviceError, ImageError
+from .isa import LUT_TABLES
+from .memory_map import FORMAT_VERSION, CoreConfig, Region
+from .number_formats import ACT_BITS, LUT_ENTRIES, SPAD_BITS
+from .weight_codec import CompressedMatrix, array_to_words, param_words, words_to_array
+from .weight_format import MASK_BITS_PER_LANE
 
 MAGIC = b"NEPI"
 IMAGE_VERSION = 1

@@ -12,7 +12,7 @@ from edgeasr.firmware.errors import DeviceError, ImageError
 from edgeasr.firmware.memory_map import CoreConfig, Region
 from edgeasr.host.backends.golden import GoldenDevice
 from edgeasr.host.device import open_device
-from edgeasr.host.image import (HEADER, SECTION, SECTION_OFFSETS, SYMBOL, SYMBOL_OFFSETS, Image, Section,
+from edgeasr.firmware.image import (HEADER, SECTION, SECTION_OFFSETS, SYMBOL, SYMBOL_OFFSETS, Image, Section,
                                 SectionFlag, SectionType, Symbol, load_image)
 from edgeasr.verif.random_program import regress_config
 
