@@ -62,12 +62,27 @@ def collate(feats: list[np.ndarray], texts: list[list[int]], index: list[int]) -
                  torch.tensor([len(t) for t in texts]), index)
 
 
+def augment_config(strength: float) -> aug.AugmentConfig:
+    """TRAIN_AUGMENT scaled by `strength` in [0, 1]: 0 keeps speed perturbation and silences
+    only; 1 is full strength (noise down to 5 dB SNR, reverb, pauses, -18 dB gain)."""
+    s = min(max(strength, 0.0), 1.0)
+    c = TRAIN_AUGMENT
+    return dataclasses.replace(c, pause_prob=c.pause_prob * s, reverb_prob=c.reverb_prob * s,
+                               noise_prob=c.noise_prob * s,
+                               snr_db=(c.snr_db[1] - s * (c.snr_db[1] - c.snr_db[0]), c.snr_db[1]),
+                               gain_db=(c.gain_db[0] * s, c.gain_db[1]))
+
+
 def epoch_batches(waves: list[np.ndarray], texts: list[str], batch_size: int, seed: int,
-                  epoch: int, stream: int, augment: bool = True):
+                  epoch: int, stream: int, augment: bool = True, strength: float = 1.0):
     """Yields Batches over all utterances in a seeded order; similar lengths share a batch.
 
     `stream` separates the random streams of different utterance lists (train, pool).
+    `strength` scales the augmentation (`augment_config`); SpecAugment applies from 0.5 on.
+    Measured: at full strength from the first step, a 2M-parameter encoder's CTC loss stayed near
+    uniform (2.9 -> 2.77 nats/char in 240 steps) where clean data gave 1.28 -> 1.0.
     """
+    cfg = augment_config(strength)
     rng = np.random.default_rng([seed, epoch, stream])
     lengths = np.array([len(w) for w in waves]) * rng.uniform(0.9, 1.1, len(waves))
     order = np.argsort(lengths)
@@ -79,8 +94,9 @@ def epoch_batches(waves: list[np.ndarray], texts: list[str], batch_size: int, se
             w = waves[i]
             if augment:
                 rng_i = np.random.default_rng([seed, epoch, stream, i])
-                w, _, _ = aug.augment(w, rng_i, TRAIN_AUGMENT)
-                feats.append(spec_augment(featurize(w), rng_i))
+                w, _, _ = aug.augment(w, rng_i, cfg)
+                q = featurize(w)
+                feats.append(spec_augment(q, rng_i) if strength >= 0.5 else q)
             else:
                 feats.append(featurize(w))
         yield collate(feats, [encode_text(texts[i]) for i in idx], idx)

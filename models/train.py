@@ -21,7 +21,8 @@ skipped on resume:
                 decision), and the integer golden RNN-T runs the 4-bit image; its 1-best is compared
                 with the fake-quant model's.
   publish       (full corpus only) copies the images, config and report to models/artifacts/.
-Everything random is seeded from `seed`; training data are augmented afresh each epoch.
+Everything random is seeded from `seed`; training data are augmented afresh each epoch, the float
+stages with a strength that ramps from clean to full over `augment_ramp_epochs`.
 QAT stages train with fake-quantized weights and biases and float activations (torch's fused LSTM
 kernel: the per-step loop with int8/int16 activation fake quantization is ~10x slower); the
 activation quantization is applied when the QAT students are evaluated and exported.
@@ -70,6 +71,7 @@ class TrainConfig:
     kd_weight: float = 0.5
     grid_reg_weight: float = 0.05
     sparsity: float = 0.5
+    augment_ramp_epochs: int = 4          # float stages: augmentation strength epoch / this
     max_steps_per_epoch: int = 0          # 0 = all; tests use a few
     # One thread: on this shared 2-core machine, under load, 2 threads spin-wait on each other
     # (measured: 1.2 s vs 14-27 s wall per teacher step at nice 19 with a load of 8-10).
@@ -198,9 +200,11 @@ class Run:
         mats = model.matrices() if model.cfg.kind == "student" else {}
         for epoch in range(start_epoch, epochs):
             model.train()
-            streams = [epoch_batches(waves, texts, cfg.batch_size, cfg.seed, epoch, 0)]
+            strength = 1.0 if qat_bits or not cfg.augment_ramp_epochs else epoch / cfg.augment_ramp_epochs
+            streams = [epoch_batches(waves, texts, cfg.batch_size, cfg.seed, epoch, 0, strength=strength)]
             if pool_texts:
-                streams.append(epoch_batches(pool_waves, pool_texts, cfg.batch_size, cfg.seed, epoch, 1))
+                streams.append(epoch_batches(pool_waves, pool_texts, cfg.batch_size, cfg.seed, epoch, 1,
+                                             strength=strength))
             order = np.random.default_rng([cfg.seed, epoch, 2]).permutation(
                 np.repeat(np.arange(len(streams)),
                           [-(-len(waves) // cfg.batch_size)] +
@@ -255,7 +259,7 @@ class Run:
                     [Q.distance_to_grid(m.weight, qat_bits, m.mask).item() for m in mats.values()]))
                 for m in mats.values():
                     Q.snap_to_grid_(m.weight, qat_bits)
-            rec.update(epoch=epoch, seconds=round(time.time() - t0, 1), steps=n)
+            rec.update(epoch=epoch, seconds=round(time.time() - t0, 1), steps=n, augment_strength=min(strength, 1.0))
             if mats:
                 rec["sparsity"] = float(np.mean([sparsity_of(m.weight) for m in mats.values()]))
                 rec["mask_sparsity"] = float(np.mean([float((m.mask == 0).float().mean()) for m in mats.values()]))
