@@ -20,7 +20,7 @@ import argparse
 import importlib
 import sys
 
-OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "compile", "transcribe", "stream")
+OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "build", "compile", "transcribe", "stream")
 
 
 def _models_cli():
@@ -57,6 +57,17 @@ def _soc_sim(args) -> int:
     from ..firmware.memory_map import CoreConfig
     from .backends.soc_sim import run_soc_simulator
     return run_soc_simulator(CoreConfig(lanes=args.lanes))
+
+
+def _build(args) -> int:
+    import json
+    from pathlib import Path
+    from ..rtl.boards import build_board
+    out = Path(args.out or f"build/fpga/{args.board}")
+    report = build_board(args.board, out)
+    print(json.dumps(report, indent=1))
+    print(f"report: {out / 'report.json'}")
+    return 0 if report["bitstreams"] else 1
 
 
 def _compile(args) -> int:
@@ -106,6 +117,11 @@ def build_parser(models=None) -> argparse.ArgumentParser:
     p.add_argument("--lanes", type=int, default=16, choices=(4, 8, 16, 32),
                    help="MAC lanes; the other sizes are CoreConfig's defaults (default 16)")
     p.set_defaults(func=_soc_sim)
+
+    p = sub.add_parser("build", help="bitstream and utilisation/Fmax report for a dev board (YoWASP, pip install .[fpga])")
+    p.add_argument("--board", required=True, choices=("ulx3s", "icebreaker"))
+    p.add_argument("--out", metavar="DIR", help="build folder (default build/fpga/BOARD)")
+    p.set_defaults(func=_build)
 
     from .compile_cli import add_compile_parser
     add_compile_parser(sub, _compile)
