@@ -11,12 +11,20 @@ an image that does not fit the device.
 
 from __future__ import annotations
 
+import argparse
 import glob
 import json
 import os
 import sys
 
 DEVICES = ("golden", "verilator")
+
+
+def device_spec(text: str) -> str:
+    """golden, verilator or serial:PATH[@BAUD] (a board, or `edgeasr soc-sim`'s pty)."""
+    if text in DEVICES or (text.startswith("serial:") and len(text) > len("serial:")):
+        return text
+    raise argparse.ArgumentTypeError(f"expected golden, verilator or serial:PATH[@BAUD], got {text!r}")
 
 
 def default_model() -> str | None:
@@ -32,7 +40,8 @@ def default_model() -> str | None:
 def add_transcribe_parser(sub, func) -> None:
     p = sub.add_parser("transcribe", help="speech to text on the simulated NEP (events, n-best, lattice)")
     p.add_argument("file", help="audio file (WAV, FLAC, ...; any rate, mono or stereo)")
-    p.add_argument("--device", default="verilator", choices=DEVICES, help="NEP backend (default verilator)")
+    p.add_argument("--device", default="verilator", type=device_spec,
+                   help="NEP backend: golden, verilator (default) or serial:PATH[@BAUD]")
     p.add_argument("--model", help="exported student .npz (default: $EDGEASR_MODEL or the newest run's)")
     p.add_argument("--image", help="a compiled device image instead of --model (its core config is used)")
     p.add_argument("--lanes", type=int, default=16, choices=(8, 16), help="MAC lanes when compiling (default 16)")
@@ -49,7 +58,7 @@ def add_transcribe_parser(sub, func) -> None:
 def add_stream_parser(sub, func) -> None:
     p = sub.add_parser("stream", help="live recognition of raw 16 kHz s16le mono audio from stdin (or a file at real-time pace)")
     p.add_argument("file", nargs="?", default="-", help="'-' (default): raw s16le 16 kHz mono on stdin; else an audio file")
-    p.add_argument("--device", default="verilator", choices=DEVICES)
+    p.add_argument("--device", default="verilator", type=device_spec)
     p.add_argument("--model")
     p.add_argument("--image")
     p.add_argument("--lanes", type=int, default=16, choices=(8, 16))
