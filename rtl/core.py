@@ -12,11 +12,10 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 from amaranth.lib.memory import Memory
 
-from ..firmware.isa import INSTRUCTION_BITS
+from ..firmware.isa import INSTRUCTION_BITS, LUT_TABLES
 from ..firmware.memory_map import (BUS_DATA_BITS, CONFIG, CORE_ID, FORMAT_VERSION, REGION_SHIFT,
                                    STATUS, CoreConfig, Csr, Ctrl, Region, chunks)
 from ..firmware.number_formats import LUT_ENTRIES
-from ..firmware.isa import LUT_TABLES
 from ..firmware.weight_format import MASK_BITS_PER_LANE, PARAM_WORD_BITS, mask_word_bits, value_word_bits
 from .activation import ActivationUnit
 from .bus import BusSignature
@@ -57,6 +56,11 @@ class NEPCore(wiring.Component):
         with m.If(bus.r_en & busy & (region != Region.CSR)):
             m.d.sync += refused.eq(1)
 
+        def refuse_misses(region_id, hit):
+            """A write to `region_id` that `hit` no entry (past the memory's depth) is refused."""
+            with m.If(bus.w_en & ~busy & (region == region_id) & ~hit):
+                m.d.sync += refused.eq(1)
+
         # Wide memories reached from the bus in 32-bit chunks.
         read_words = {}
 
@@ -74,8 +78,7 @@ class NEPCore(wiring.Component):
                 wr.en.eq(Mux(hit, 1 << chunk, 0)),
                 rd.addr.eq(Mux(busy, core_addr, word)),
             ]
-            with m.If(bus.w_en & ~busy & (region == region_id) & ~hit):
-                m.d.sync += refused.eq(1)
+            refuse_misses(region_id, hit)
             chunk_q = Signal(max(sel, 1))
             with m.If(bus.r_en):
                 m.d.sync += chunk_q.eq(chunk)
@@ -109,8 +112,7 @@ class NEPCore(wiring.Component):
 
         # Scratchpad: lanes during MATVEC, the activation unit during ACT/EW, else the bus.
         spad_hit = may_write & (region == Region.SPAD) & (offset < cfg.spad_depth)
-        with m.If(bus.w_en & ~busy & (region == Region.SPAD) & ~spad_hit):
-            m.d.sync += refused.eq(1)
+        refuse_misses(Region.SPAD, spad_hit)
         m.d.comb += [
             spad.lane_mode.eq(mv.busy),
             spad.a_addr.eq(Mux(busy, act.a_addr, offset)),
@@ -131,8 +133,7 @@ class NEPCore(wiring.Component):
 
         lut_depth = LUT_TABLES * LUT_ENTRIES
         lut_hit = may_write & (region == Region.LUT) & (offset < lut_depth)
-        with m.If(bus.w_en & ~busy & (region == Region.LUT) & ~lut_hit):
-            m.d.sync += refused.eq(1)
+        refuse_misses(Region.LUT, lut_hit)
         m.d.comb += [
             act.lut_w_addr.eq(offset), act.lut_w_data.eq(bus.w_data[:8]), act.lut_w_en.eq(lut_hit),
             act.lut_r_addr.eq(offset),

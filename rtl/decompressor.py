@@ -19,7 +19,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..firmware.isa import ErrorCode
-from ..firmware.weight_format import MASK_BITS_PER_LANE, VALUE_SLOT_BITS
+from ..firmware.weight_format import MASK_BITS_PER_LANE, mask_word_bits, value_word_bits
 
 INDEX_BITS = 16
 
@@ -44,7 +44,6 @@ class Decompressor(wiring.Component):
 
     def __init__(self, lanes: int):
         self.lanes = lanes
-        mbits = lanes * MASK_BITS_PER_LANE
         super().__init__({
             "start": In(1),
             "rows": In(16),
@@ -56,9 +55,9 @@ class Decompressor(wiring.Component):
             "beats": In(32),
 
             "mask_addr": Out(17),
-            "mask_data": In(mbits),
+            "mask_data": In(mask_word_bits(lanes)),
             "value_addr": Out(17),
-            "value_data": In(lanes * VALUE_SLOT_BITS),
+            "value_data": In(value_word_bits(lanes)),
 
             "busy": Out(1),
             "valid": Out(1),

@@ -11,7 +11,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..firmware.number_formats import SPAD_BITS
-from ..firmware.weight_format import HEADER_WORDS, MASK_BITS_PER_LANE, PARAM_WORD_BITS, ROW_PARAMS, VALUE_SLOT_BITS
+from ..firmware.weight_format import HEADER_WORDS, PARAM_WORD_BITS, ROW_PARAMS, mask_word_bits, value_word_bits
 from .decompressor import Decompressor
 from .mac_array import MacArray
 from .requantizer import Requantizer
@@ -38,9 +38,9 @@ class MatvecEngine(wiring.Component):
             "error": Out(8),
 
             "mask_addr": Out(17),
-            "mask_data": In(lanes * MASK_BITS_PER_LANE),
+            "mask_data": In(mask_word_bits(lanes)),
             "value_addr": Out(17),
-            "value_data": In(lanes * VALUE_SLOT_BITS),
+            "value_data": In(value_word_bits(lanes)),
             "param_addr": Out(17),
             "param_data": In(PARAM_WORD_BITS),
             "lane_addr": Out(bank_bits).array(lanes),
