@@ -8,6 +8,7 @@
     edgeasr compile MODEL.npz -o IMAGE [--lanes N]  lower an exported RNN-T into a device image
     edgeasr transcribe FILE.wav [--device D] [--lattice OUT.json] [--json]   speech to text on the NEP
     edgeasr stream [FILE|-] [--device D] [--json]  live recognition of s16le 16 kHz audio on stdin
+    edgeasr eoq train [--split dev] [-o JSON]      train and calibrate the end-of-query detector
     edgeasr <model command> ...                    from edgeasr.models.cli, when it is installed
 
 Subcommands import their machinery only when run, so `edgeasr --help` stays fast and a missing
@@ -20,7 +21,7 @@ import argparse
 import importlib
 import sys
 
-OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "build", "compile", "transcribe", "stream")
+OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "build", "compile", "transcribe", "stream", "eoq")
 
 
 def _models_cli():
@@ -128,6 +129,8 @@ def build_parser(models=None) -> argparse.ArgumentParser:
     from .transcribe_cli import add_stream_parser, add_transcribe_parser
     add_transcribe_parser(sub, _transcribe)
     add_stream_parser(sub, _stream)
+    p = sub.add_parser("eoq", help="`eoq train`: train and calibrate the end-of-query detector (own options)")
+    p.add_argument("action", choices=("train",))
 
     if models is not None:
         models.add_parser(sub)
@@ -139,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:2] == ["bench", "asr"]:
         from .bench_asr import main as bench_asr      # its own options (see `edgeasr bench asr --help`)
         return bench_asr(argv[2:])
+    if argv[:2] == ["eoq", "train"]:
+        from .eoq_train import main as eoq_train       # its own options (see `edgeasr eoq train --help`)
+        return eoq_train(argv[2:])
     models = _models_cli()
     if argv and not argv[0].startswith("-") and argv[0] not in OWN_COMMANDS and models is None:
         print(f"edgeasr: unknown command {argv[0]!r}. Available: {', '.join(OWN_COMMANDS)}. Model commands "

@@ -8,12 +8,16 @@ the best hypothesis:
 Trailing silence is the time since the end of the encoder step that emitted the best hypothesis'
 last token (since the start when it has none). `SPECULATIVE` is the same rules 200 ms earlier:
 the recognizer emits `speculative_final` when it fires and `final` when `FINAL` fires. These are
-the baselines of open recognizers, not the trained end-of-query detector the issue prefers.
+the baselines of open recognizers; `Endpointer` combines them with the trained end-of-query
+detector (`host.eoq`), which fires much earlier, the rules staying as a fallback. The recognizer
+and the offline evaluation (`host.endpoint_eval`) drive the same `Endpointer`, step by step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .eoq import EoqDetector, StepInfo
 
 
 @dataclass(frozen=True)
@@ -58,3 +62,28 @@ def trailing_silence_s(decoded_steps: int, timestamps: tuple[int, ...], step_s: 
     """Seconds since the end of the step that emitted the last token (or since the start)."""
     last_end = timestamps[-1] + 1 if timestamps else 0
     return round((decoded_steps - last_end) * step_s, 6)
+
+
+class Endpointer:
+    """Speculative and final end-pointing over one utterance's steps: `update(step)` returns the
+    events the step causes, among "speculative_final" (once) and "final". A rule set of None
+    disables it; with an EOQ detector, each end-pointer fires on its rules or its threshold."""
+
+    def __init__(self, final: EndpointConfig | None = FINAL, speculative: EndpointConfig | None = SPECULATIVE,
+                 eoq: EoqDetector | None = None):
+        self.final, self.speculative, self.eoq = final, speculative, eoq
+        self.tracker = eoq.tracker() if eoq is not None else None
+        self.speculated = False
+        self.probability: float | None = None
+
+    def update(self, step: StepInfo) -> list[str]:
+        self.probability = p = self.tracker.update(step) if self.tracker is not None else None
+        args = (step.time_s, step.trailing_silence_s, step.has_tokens)
+        out = []
+        if not self.speculated and self.speculative is not None and (
+                self.speculative.fired(*args) or (p is not None and p >= self.eoq.speculative_threshold)):
+            self.speculated = True
+            out.append("speculative_final")
+        if self.final is not None and (self.final.fired(*args) or (p is not None and p >= self.eoq.final_threshold)):
+            out.append("final")
+        return out

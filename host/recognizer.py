@@ -7,10 +7,12 @@ lattice and the device's work (cycles, MACs, skipped weights). Features come fro
 `models.features.StreamingFrontEnd` (equal to the offline features, so streaming and file
 decoding agree); two 30 ms feature frames make one 60 ms encoder step. Event times are the audio
 position, in seconds, at which the event could be emitted (the samples consumed so far).
-End-pointing (`host.endpointer`, rule-based): when the speculative rules fire the recognizer emits
-`speculative_final` and keeps that lattice; when the final rules fire (or the audio ends) it emits
+End-pointing (`host.endpointer`: rules, and the trained end-of-query detector when the config
+has one): when the speculative end-pointer fires the recognizer emits
+`speculative_final` and keeps that lattice; when the final one fires (or the audio ends) it emits
 `final`, preceded by `reset` if the best text changed since `speculative_final`, and stops decoding
-(`ended`) until `next_utterance()`. Context biasing: pass a `host.context_graph.ContextGraph` per request.
+(`ended`) until `next_utterance()`. Context biasing: pass a `host.context_graph.ContextGraph` per request. Every step's `StepInfo`
+is kept in `trace`, so end-pointers can be compared offline on the same decoding.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 from .audio import SAMPLE_RATE_HZ
 from .beam_search import BeamSearch, BeamSearchConfig
 from .context_graph import ContextGraph
-from .endpointer import FINAL, SPECULATIVE, EndpointConfig, trailing_silence_s
+from .endpointer import FINAL, SPECULATIVE, EndpointConfig, Endpointer, trailing_silence_s
+from .eoq import EoqDetector, StepInfo
 from .lattice import Lattice, text_of
 from .nep_rnnt import NepRnnt
 
@@ -41,6 +44,7 @@ class RecognizerConfig:
     nbest: int = 4                # hypotheses reported (at most beam)
     endpoint: EndpointConfig | None = FINAL               # None: the utterance ends with the audio
     speculative: EndpointConfig | None = SPECULATIVE      # None: no speculative_final
+    eoq: EoqDetector | None = None                        # the trained end-of-query detector
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Result:
     lattice: Lattice
     device: dict                  # cycles, macs, skipped, encoder_steps, audio_s
     speculative_lattice: Lattice | None = None     # the lattice when speculative_final fired
+    trace: list[tuple[float, StepInfo]] = field(default_factory=list)   # (audio position, step), per step
 
     def to_dict(self) -> dict:
         return {"text": self.text, "nbest": self.nbest, "events": [asdict(e) for e in self.events],
@@ -97,6 +102,8 @@ class Recognizer:
         self._first_sample = self.samples
         self.ended = False
         self._speculative: tuple[str, Lattice] | None = None
+        self.endpointer = Endpointer(self.config.endpoint, self.config.speculative, self.config.eoq)
+        self.trace: list[tuple[float, StepInfo]] = []
 
     def accept_waveform(self, chunk: np.ndarray) -> list[Event]:
         """Feed 16 kHz mono float samples; returns the events they caused. After `final`
@@ -108,6 +115,7 @@ class Recognizer:
         self.pending = np.concatenate([self.pending, frames.astype(np.int64)])
         new = []
         while len(self.pending) >= 2 and not self.ended:
+            energy = float(self.pending[:2].mean())
             enc = self.rnnt.encoder_step(self.pending[0], self.pending[1])
             self.pending = self.pending[2:]
             self.search.step(enc)
@@ -117,22 +125,25 @@ class Recognizer:
             if text != self._shown:
                 self._shown = text
                 new.append(Event("partial", now, text))
-            new += self._endpoint(now, text)
+            new += self._endpoint(now, text, energy)
         self.events += new
         return new
 
-    def _endpoint(self, now: float, text: str) -> list[Event]:
+    def _endpoint(self, now: float, text: str, energy: float) -> list[Event]:
         best = self.search.best()
-        args = (self._steps * STEP_S, trailing_silence_s(self._steps, best.timestamps, STEP_S), bool(best.tokens))
-        cfg = self.config
-        if self._speculative is None and cfg.speculative is not None and cfg.speculative.fired(*args):
-            hyps = self.search.nbest(cfg.nbest)
-            self._speculative = (text, Lattice.from_nbest(hyps, self.symbols, STEP_S))
-            return [Event("speculative_final", now, text)]
-        if cfg.endpoint is not None and cfg.endpoint.fired(*args):
-            self.ended = True
-            return self._final_events(now, text)
-        return []
+        step = StepInfo(round(self._steps * STEP_S, 6), trailing_silence_s(self._steps, best.timestamps, STEP_S),
+                        bool(best.tokens), text, energy)
+        self.trace.append((now, step))
+        out = []
+        for kind in self.endpointer.update(step):
+            if kind == "speculative_final":
+                hyps = self.search.nbest(self.config.nbest)
+                self._speculative = (text, Lattice.from_nbest(hyps, self.symbols, STEP_S))
+                out.append(Event("speculative_final", now, text))
+            else:
+                self.ended = True
+                out += self._final_events(now, text)
+        return out
 
     def _final_events(self, now: float, text: str) -> list[Event]:
         out = []
@@ -153,7 +164,7 @@ class Recognizer:
         device.update(encoder_steps=self._steps, audio_s=round((self.samples - self._first_sample) / SAMPLE_RATE_HZ, 3))
         return Result(text, [{"text": text_of(h, self.symbols), "log_prob": round(h.log_prob, 4)} for h in hyps],
                       list(self.events), Lattice.from_nbest(hyps, self.symbols, STEP_S), device,
-                      self._speculative[1] if self._speculative else None)
+                      self._speculative[1] if self._speculative else None, list(self.trace))
 
 
 def transcribe(rnnt: NepRnnt, audio: np.ndarray, config: RecognizerConfig = RecognizerConfig(),

@@ -27,14 +27,47 @@ def device_spec(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected golden, verilator or serial:PATH[@BAUD], got {text!r}")
 
 
+def _artifact(name: str) -> str:
+    from ..models.train import ARTIFACTS_DIR
+    return os.path.join(ARTIFACTS_DIR, name)
+
+
 def default_model() -> str | None:
-    """$EDGEASR_MODEL, else the newest data/runs/*/student_q4s.npz (a finished full run before the smoke run)."""
+    """$EDGEASR_MODEL, else the committed trained student (models/artifacts), else the newest
+    data/runs/*/student_q4s.npz (a finished full run before the smoke run)."""
     if os.environ.get("EDGEASR_MODEL"):
         return os.environ["EDGEASR_MODEL"]
+    if os.path.exists(_artifact("student_q4s.npz")):
+        return _artifact("student_q4s.npz")
     from ..models.corpus.build import DATA_DIR
     found = sorted(glob.glob(os.path.join(DATA_DIR, "runs", "*", "student_q4s.npz")),
                    key=lambda p: ("smoke" in p, -os.path.getmtime(p)))
     return found[0] if found else None
+
+
+def default_eoq_path() -> str:
+    """Where the trained end-of-query detector lives (committed beside the student)."""
+    return _artifact("eoq.json")
+
+
+def recognizer_config(args):
+    """The RecognizerConfig of --beam and --endpointer (eoq: the trained detector, when there is one)."""
+    from .beam_search import BeamSearchConfig
+    from .eoq import EoqDetector
+    from .recognizer import RecognizerConfig
+    eoq = None
+    if args.endpointer == "eoq":
+        path = args.eoq or default_eoq_path()
+        if args.eoq or os.path.exists(path):
+            eoq = EoqDetector.load(path)
+    return RecognizerConfig(BeamSearchConfig(beam=args.beam), nbest=args.beam, eoq=eoq)
+
+
+def _add_endpointer_options(p) -> None:
+    p.add_argument("--endpointer", choices=("eoq", "rules"), default="eoq",
+                   help="eoq (default): the trained end-of-query detector with the rules as fallback; "
+                        "rules: 1.2 s of trailing silence after a token, 2.4 s of any")
+    p.add_argument("--eoq", metavar="JSON", help="an EOQ detector (default: models/artifacts/eoq.json)")
 
 
 def add_transcribe_parser(sub, func) -> None:
@@ -52,6 +85,7 @@ def add_transcribe_parser(sub, func) -> None:
     p.add_argument("--lattice", metavar="OUT.json", help="write the word lattice as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="draw the word lattice as a PNG")
     p.add_argument("--json", action="store_true", help="last line: one JSON object with the result")
+    _add_endpointer_options(p)
     p.set_defaults(func=func)
 
 
@@ -68,6 +102,7 @@ def add_stream_parser(sub, func) -> None:
     p.add_argument("--continuous", action="store_true",
                    help="after each final, go on with the next utterance (a result per utterance)")
     p.add_argument("--json", action="store_true", help="one JSON object per event, then the result")
+    _add_endpointer_options(p)
     p.set_defaults(func=func)
 
 
@@ -81,7 +116,7 @@ def _load_image(args):
     model = args.model or default_model()
     if not model or not os.path.exists(model):
         raise ValueError(f"no model: give --model MODEL.npz or --image IMAGE "
-                         f"(looked for {model or 'data/runs/*/student_q4s.npz'})")
+                         f"(looked for {model or 'models/artifacts/student_q4s.npz, data/runs/*/student_q4s.npz'})")
     from ..models.export import load_image as load_student
     return compile_student(load_student(model), CoreConfig(lanes=args.lanes))
 
@@ -92,12 +127,12 @@ def run_stream(args) -> int:
     import numpy as np
 
     from .audio import AudioFormatError, read_audio
-    from .beam_search import BeamSearchConfig
     from .device import open_device
     from .nep_rnnt import NepRnnt
-    from .recognizer import Recognizer, RecognizerConfig
+    from .recognizer import Recognizer
     try:
         image = _load_image(args)
+        config = recognizer_config(args)
         audio = None if args.file == "-" else read_audio(args.file)
     except (ValueError, OSError) as e:
         print(f"edgeasr stream: {e}", file=sys.stderr)
@@ -137,7 +172,7 @@ def run_stream(args) -> int:
             print("n-best: " + " | ".join(f"{h['log_prob']:.2f} {h['text']}" for h in result.nbest), flush=True)
 
     with open_device(args.device, image.config) as dev:
-        rec = Recognizer(NepRnnt(dev, image), RecognizerConfig(BeamSearchConfig(beam=args.beam), nbest=args.beam))
+        rec = Recognizer(NepRnnt(dev, image), config)
         for samples in chunks():
             for e in rec.accept_waveform(samples):
                 show(e)
@@ -157,15 +192,11 @@ def run_stream(args) -> int:
 
 
 def run_transcribe(args) -> int:
-    from ..firmware.compiler import compile_student
     from ..firmware.errors import ImageError
-    from ..firmware.memory_map import CoreConfig
     from .audio import AudioFormatError, read_audio
-    from .beam_search import BeamSearchConfig
     from .device import open_device
-    from ..firmware.image import Image
     from .nep_rnnt import NepRnnt
-    from .recognizer import RecognizerConfig, transcribe
+    from .recognizer import transcribe
 
     def fail(msg: str) -> int:
         print(f"edgeasr transcribe: {msg}", file=sys.stderr)
@@ -176,15 +207,9 @@ def run_transcribe(args) -> int:
     except AudioFormatError as e:
         return fail(str(e))
     try:
-        if args.image:
-            image = Image.from_bytes(open(args.image, "rb").read())
-        else:
-            model = args.model or default_model()
-            if not model or not os.path.exists(model):
-                return fail(f"no model: give --model MODEL.npz or --image IMAGE (looked for {model or 'data/runs/*/student_q4s.npz'})")
-            from ..models.export import load_image as load_student
-            image = compile_student(load_student(model), CoreConfig(lanes=args.lanes))
-    except (ImageError, OSError) as e:
+        image = _load_image(args)
+        config = recognizer_config(args)
+    except (ImageError, OSError, ValueError) as e:
         return fail(str(e))
 
     def show(event):
@@ -203,8 +228,7 @@ def run_transcribe(args) -> int:
 
     with open_device(args.device, image.config) as dev:
         rnnt = NepRnnt(dev, image)
-        result = transcribe(rnnt, audio, RecognizerConfig(BeamSearchConfig(beam=args.beam), nbest=args.beam),
-                            on_event=show, context=context)
+        result = transcribe(rnnt, audio, config, on_event=show, context=context)
     result.device["backend"] = args.device
     if args.lattice:
         result.lattice.save(args.lattice)

@@ -1,0 +1,59 @@
+"""The integer golden RNN-T behind `NepRnnt`'s interface, for decoding many utterances fast.
+
+`NepRnnt` drives a device instruction by instruction; `models.golden_rnnt.GoldenRnnt` computes the
+same integers with whole-vector numpy ops (bit-exact with the device, tested in
+`tests/host/test_nep_rnnt.py`). `ReferenceRnnt` lets the recognizer and beam search run on the
+latter, so training the end-of-query detector on hundreds of decodings takes minutes, not hours.
+It does no device work: its counters stay at zero, and it is never a substitute for the device
+in a result that reports device figures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..models.export import ExportedStudent
+from ..models.golden_rnnt import GoldenRnnt
+from ..models.rnnt import TIME_REDUCTION
+from .nep_rnnt import DeviceCounters, NepRnnt, PredState
+
+
+class ReferenceRnnt:
+    def __init__(self, ex: ExportedStudent):
+        self.golden = GoldenRnnt(ex)
+        cfg = ex.config
+        self.embed = ex.embed.astype(np.int64)
+        self.vocab = self.embed.shape[0]
+        self.enc_hidden, self.pred_hidden, self.layers = cfg.enc_hidden, cfg.pred_hidden, cfg.enc_layers
+        self.features = self.golden.w["enc.0.gates"].shape[1] - cfg.enc_hidden
+        self.counters = DeviceCounters()
+        self.reset_encoder()
+
+    def reset_encoder(self) -> None:
+        H = self.enc_hidden
+        self.state = [(np.zeros(H, np.int64), np.zeros(H, np.int64)) for _ in range(self.layers)]
+
+    def encoder_step(self, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
+        h, c = self.state[0]
+        outs = []
+        for frame in (frame0, frame1):
+            h, c = self.golden.lstm_step("enc.0.gates", np.asarray(frame, np.int64), h, c)
+            outs.append(h)
+        self.state[0] = (h, c)
+        x = np.concatenate(outs[:TIME_REDUCTION])
+        for layer in range(1, self.layers):
+            h, c = self.golden.lstm_step(f"enc.{layer}.gates", x, *self.state[layer])
+            self.state[layer] = (h, c)
+            x = h
+        return x
+
+    initial_pred_state = NepRnnt.initial_pred_state
+
+    def pred_step(self, token: int, state: PredState) -> PredState:
+        if not 0 <= token < self.vocab:
+            raise ValueError(f"token {token} outside the vocabulary [0, {self.vocab})")
+        h, c = self.golden.lstm_step("pred_lstm.gates", self.embed[token], state.h, state.c)
+        return PredState(h, c)
+
+    def joint(self, enc_t: np.ndarray, pred_h: np.ndarray) -> np.ndarray:
+        return self.golden.joint(np.asarray(enc_t, np.int64), np.asarray(pred_h, np.int64))
