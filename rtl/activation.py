@@ -1,7 +1,11 @@
 """Activation and elementwise unit: the ACT (lookup table) and EW (add, sub, mul, mov) vector ops.
 
-One element per cycle through a three-stage pipeline: read the operands; compute, round, saturate
-and look the table up; write. Enough for an LSTM cell: gate activations by table, products and
+One element per cycle through a pipeline, `LATENCY` cycles from an element's read to its write:
+the scratchpad read (READ_LATENCY), operand register, compute (add, sub, one multiplier or pass),
+rounding bias, shift, saturate, table read, table word register, write. Every block RAM output
+and every multiplier sits between registers (for 100 MHz on an ECP5). Elements of one op never
+depend on each other (the sequencer allows dst == a or dst == b only element for element), so
+the depth costs a fixed number of cycles per op, not per element. Enough for an LSTM cell: gate activations by table, products and
 sums of int8 gates and the int16 cell state with shifts that align their scales.
 
 The lookup tables (LUT_TABLES x 256 int8) live here, initialised to the default sigmoid, tanh,
@@ -16,9 +20,11 @@ from amaranth.lib.memory import Memory
 
 from ..firmware.isa import LUT_TABLES, Ew
 from ..firmware.number_formats import ACT_BITS, LUT_ENTRIES, SPAD_BITS, default_luts
-from .fixed_point import round_shift, saturate
+from .fixed_point import round_bias, saturate
+from .scratchpad import READ_LATENCY
 
 LUT_ADDR_BITS = (LUT_TABLES * LUT_ENTRIES - 1).bit_length()
+LATENCY = READ_LATENCY + 7      # cycles from an element's read to its write
 
 
 class ActivationUnit(wiring.Component):
@@ -75,46 +81,84 @@ class ActivationUnit(wiring.Component):
                 index.eq(0), running.eq(1),
             ]
 
-        # Stage 0: read the operands.
+        # Stage 0: issue the operand reads; the scratchpad answers READ_LATENCY cycles later.
         issue = running & (index < length)
-        v1, i1 = Signal(), Signal(16)
         m.d.comb += [
             self.a_addr.eq(a + index), self.b_addr.eq(b + index),
             self.issued.eq(issue), self.busy.eq(running),
         ]
-        m.d.sync += [v1.eq(issue), i1.eq(index)]
         with m.If(issue):
             m.d.sync += index.eq(index + 1)
 
-        # Stage 1: compute, round, saturate; address the table.
-        x, y = self.a_data, self.b_data
-        raw = Signal(signed(2 * SPAD_BITS + 1))
-        with m.Switch(func):
-            with m.Case(Ew.ADD):
-                m.d.comb += raw.eq(x + y)
-            with m.Case(Ew.SUB):
-                m.d.comb += raw.eq(x - y)
-            with m.Case(Ew.MUL):
-                m.d.comb += raw.eq(x * y)
-            with m.Default():
-                m.d.comb += raw.eq(x)
-        scaled = round_shift(raw, shift)
-        elementwise = Mux(sat16, saturate(scaled, 16), saturate(scaled, 8))
-        lut_in = saturate(round_shift(x, shift), ACT_BITS)
-        m.d.comb += lut_rd.addr.eq(Mux(running,
-                                       Cat((lut_in + 128)[:8], func[:(LUT_TABLES - 1).bit_length()]),
-                                       self.lut_r_addr))
-        v2, i2, ew2 = Signal(), Signal(16), Signal(signed(SPAD_BITS))
-        m.d.sync += [v2.eq(v1), i2.eq(i1), ew2.eq(elementwise)]
+        # Each later stage is (valid, destination address) plus its data; `stages` holds every
+        # stage's valid so that `done` waits for the pipeline to drain.
+        stages = []
 
-        # Stage 2: write.
+        def stage(valid, w_addr):
+            v, wa = Signal(name=f"v{len(stages) + 1}"), Signal(16, name=f"w_addr{len(stages) + 1}")
+            m.d.sync += [v.eq(valid), wa.eq(w_addr)]
+            stages.append(v)
+            return v, wa
+
+        v, wa = stage(issue, dst + index)
+        for _ in range(READ_LATENCY - 1):
+            v, wa = stage(v, wa)
+
+        # Operands arrive (from the banks' registers through the bank mux): register them.
+        x, y = Signal(signed(SPAD_BITS)), Signal(signed(SPAD_BITS))
+        m.d.sync += [x.eq(self.a_data), y.eq(self.b_data)]
+        v, wa = stage(v, wa)
+
+        # Compute (ACT passes its operand through), then round, shift and saturate, one stage each.
+        raw = Signal(signed(2 * SPAD_BITS + 1))
+        with m.If(act):
+            m.d.sync += raw.eq(x)
+        with m.Else():
+            with m.Switch(func):
+                with m.Case(Ew.ADD):
+                    m.d.sync += raw.eq(x + y)
+                with m.Case(Ew.SUB):
+                    m.d.sync += raw.eq(x - y)
+                with m.Case(Ew.MUL):
+                    m.d.sync += raw.eq(x * y)
+                with m.Default():
+                    m.d.sync += raw.eq(x)
+        v, wa = stage(v, wa)
+
+        biased = Signal(round_bias(raw, shift).shape())
+        m.d.sync += biased.eq(round_bias(raw, shift))
+        v, wa = stage(v, wa)
+
+        scaled = Signal(signed(len(biased)))
+        m.d.sync += scaled.eq(biased >> shift)
+        v, wa = stage(v, wa)
+
+        # EW saturates to int16 or int8; ACT saturates its table index to ACT_BITS.
+        sat = Signal(signed(SPAD_BITS))
+        m.d.sync += sat.eq(Mux(~act & sat16, saturate(scaled, 16), saturate(scaled, ACT_BITS)))
+        v, wa = stage(v, wa)
+
+        # Look the table up (and keep the elementwise result beside it); register the table's word.
+        m.d.comb += lut_rd.addr.eq(Mux(running,
+                                       Cat((sat + 128)[:ACT_BITS], func[:(LUT_TABLES - 1).bit_length()]),
+                                       self.lut_r_addr))
+        ew = Signal(signed(SPAD_BITS))
+        m.d.sync += ew.eq(sat)
+        v, wa = stage(v, wa)
+        looked_up = Signal(signed(8))
+        m.d.sync += looked_up.eq(lut_rd.data)
+        ew2 = Signal(signed(SPAD_BITS))
+        m.d.sync += ew2.eq(ew)
+        v, wa = stage(v, wa)
+
+        # Write.
         m.d.comb += [
-            self.w_en.eq(v2),
-            self.w_addr.eq(dst + i2),
-            self.w_data.eq(Mux(act, lut_rd.data, ew2)),
+            self.w_en.eq(v),
+            self.w_addr.eq(wa),
+            self.w_data.eq(Mux(act, looked_up, ew2)),
         ]
 
-        with m.If(running & ~issue & ~v1 & ~v2):
+        with m.If(running & ~issue & ~Cat(*stages).any()):
             m.d.comb += self.done.eq(1)
             m.d.sync += running.eq(0)
         return m

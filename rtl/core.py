@@ -27,10 +27,18 @@ COUNTER_BITS = 64
 
 
 class NEPCore(wiring.Component):
-    """A NEP build of `config` (lanes and memory depths)."""
+    """A NEP build of `config` (lanes and memory depths).
 
-    def __init__(self, config: CoreConfig = CoreConfig()):
+    `bus_read_latency` is 1 (the `rtl.bus` contract: data the cycle after `r_en`; simulators and
+    harnesses) or 2 (data two cycles after `r_en`, every memory word registered right after its
+    block RAM: what the SoC on an FPGA uses, with a link bridge that waits for it). Only the host
+    bus's read path differs between the two.
+    """
+
+    def __init__(self, config: CoreConfig = CoreConfig(), bus_read_latency: int = 1):
+        assert bus_read_latency in (1, 2), bus_read_latency
         self.config = config
+        self.bus_read_latency = bus_read_latency
         super().__init__({"bus": Out(BusSignature()), "busy": Out(1)})
 
     def elaborate(self, platform):
@@ -64,6 +72,14 @@ class NEPCore(wiring.Component):
         # Wide memories reached from the bus in 32-bit chunks.
         read_words = {}
 
+        def late(word):
+            """`word` (valid the cycle after r_en) as the bus returns it: registered if latency 2."""
+            if self.bus_read_latency == 1:
+                return word
+            q = Signal.like(word)
+            m.d.sync += q.eq(word)
+            return q
+
         def chunked(name, region_id, width, depth, core_addr):
             mem = Memory(shape=unsigned(width), depth=depth, init=[])
             m.submodules[name] = mem
@@ -82,7 +98,7 @@ class NEPCore(wiring.Component):
             chunk_q = Signal(max(sel, 1))
             with m.If(bus.r_en):
                 m.d.sync += chunk_q.eq(chunk)
-            read_words[region_id] = rd.data.word_select(chunk_q, BUS_DATA_BITS) if sel else rd.data
+            read_words[region_id] = late(rd.data.word_select(chunk_q, BUS_DATA_BITS) if sel else rd.data)
             return rd
 
         prog_rd = chunked("program", Region.PROGRAM, INSTRUCTION_BITS, cfg.prog_depth, seq.prog_addr)
@@ -129,7 +145,7 @@ class NEPCore(wiring.Component):
             m.d.comb += [spad.w_addr.eq(act.w_addr), spad.w_data.eq(act.w_data), spad.w_en.eq(1)]
         with m.Else():
             m.d.comb += [spad.w_addr.eq(offset), spad.w_data.eq(bus.w_data[:16]), spad.w_en.eq(spad_hit)]
-        read_words[Region.SPAD] = spad.a_data.as_signed()
+        read_words[Region.SPAD] = (spad.a_now if self.bus_read_latency == 1 else spad.a_data).as_signed()
 
         lut_depth = LUT_TABLES * LUT_ENTRIES
         lut_hit = may_write & (region == Region.LUT) & (offset < lut_depth)
@@ -138,7 +154,7 @@ class NEPCore(wiring.Component):
             act.lut_w_addr.eq(offset), act.lut_w_data.eq(bus.w_data[:8]), act.lut_w_en.eq(lut_hit),
             act.lut_r_addr.eq(offset),
         ]
-        read_words[Region.LUT] = act.lut_r_data.as_signed()
+        read_words[Region.LUT] = late(act.lut_r_data).as_signed()
 
         # Counters.
         counters = {name: Signal(COUNTER_BITS, name=name)
@@ -197,6 +213,7 @@ class NEPCore(wiring.Component):
                     with m.Case(reg):
                         m.d.sync += csr_q.eq(value)
 
+        region_q, busy_q, csr_q = late(region_q), late(busy_q), late(csr_q)
         with m.Switch(region_q):
             with m.Case(Region.CSR):
                 m.d.comb += bus.r_data.eq(csr_q)

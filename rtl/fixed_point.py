@@ -9,8 +9,14 @@ def saturate(value: Value, bits: int) -> Value:
     return Mux(value > hi, hi, Mux(value < lo, lo, value))[:bits].as_signed()
 
 
-def round_shift(value: Value, shift: Value) -> Value:
-    """`value` / 2**shift rounded half up: add 2**(shift-1), then shift right arithmetically."""
+def round_bias(value: Value, shift: Value) -> Value:
+    """`value` + 2**(shift-1) (nothing for shift == 0), wide enough never to wrap: the first half
+    of `round_shift`, for pipelines that register between the add and the shift."""
     width = max(len(value), 1 << len(shift)) + 1
     half = (Const(1, width) << shift)[1:width]      # 2**(shift-1), and 0 for shift == 0
-    return (value.as_signed() + half) >> shift
+    return value.as_signed() + half
+
+
+def round_shift(value: Value, shift: Value) -> Value:
+    """`value` / 2**shift rounded half up: add 2**(shift-1), then shift right arithmetically."""
+    return round_bias(value, shift) >> shift

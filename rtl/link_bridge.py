@@ -50,8 +50,11 @@ def csr(offset: int) -> int:
 
 
 class LinkBridge(wiring.Component):
-    def __init__(self, idle_reset_cycles: int):
+    def __init__(self, idle_reset_cycles: int, bus_read_latency: int = 1):
+        """`bus_read_latency`: cycles from `r_en` to `r_data` of the core it drives (1 or 2)."""
+        assert bus_read_latency in (1, 2), bus_read_latency
         self.idle_reset_cycles = idle_reset_cycles
+        self.bus_read_latency = bus_read_latency
         super().__init__({
             "rx_data": In(8), "rx_valid": In(1),
             "tx_data": Out(8), "tx_valid": Out(1), "tx_ready": In(1),
@@ -212,6 +215,8 @@ class LinkBridge(wiring.Component):
                     m.next = "RUN_STATUS"
             with m.State("RUN_STATUS"):
                 m.d.comb += [bus.addr.eq(csr(Csr.STATUS)), bus.r_en.eq(1)]
+                m.next = "RUN_CAPTURE" if self.bus_read_latency == 1 else "RUN_STATUS_WAIT"
+            with m.State("RUN_STATUS_WAIT"):
                 m.next = "RUN_CAPTURE"
             with m.State("RUN_CAPTURE"):
                 m.d.sync += head.eq(bus.r_data)
@@ -245,6 +250,8 @@ class LinkBridge(wiring.Component):
             with m.State("READ_BUS"):
                 m.d.comb += [bus.addr.eq(addr), bus.r_en.eq(1)]
                 m.d.sync += [addr.eq(addr + 1), words.eq(words - 1)]
+                m.next = "READ_CAPTURE" if self.bus_read_latency == 1 else "READ_WAIT"
+            with m.State("READ_WAIT"):
                 m.next = "READ_CAPTURE"
             with m.State("READ_CAPTURE"):
                 m.d.sync += [word.eq(bus.r_data), byte_i.eq(0)]

@@ -2,7 +2,7 @@
 
 Lane l multiplies its weight by its activation (the int16 scratchpad entry saturated to int8) when
 `lane_valid[l]` is high; idle lanes contribute zero. The lane products of a cycle are summed by a
-binary tree with a register after every level, then added into the accumulator. The cycle that
+binary tree with a register after every level (operands and products are registered too), then added into the accumulator. The cycle that
 carries `row_end` closes the row: its total appears on `out_acc` with `out_valid` and the
 accumulator restarts from zero (as it does on `clear`), so rows follow each other without a bubble.
 
@@ -22,8 +22,8 @@ def tree_levels(lanes: int) -> int:
 
 
 def latency(lanes: int) -> int:
-    """Cycles from a lane input to its row's `out_valid`: product, tree levels, accumulator."""
-    return 1 + tree_levels(lanes) + 1
+    """Cycles from a lane input to its row's `out_valid`: operands, product, tree levels, accumulator."""
+    return 2 + tree_levels(lanes) + 1
 
 
 class MacArray(wiring.Component):
@@ -47,15 +47,21 @@ class MacArray(wiring.Component):
         m = Module()
         n = self.lanes
 
-        # Stage 1: products.
+        # Stage 1: operands (the activation saturated to int8, the weight zeroed on an idle lane);
+        # stage 2: products, straight from registers into the multipliers and back.
         level = []
         for lane in range(n):
+            w, x8 = Signal(signed(8), name=f"weight{lane}"), Signal(signed(ACT_BITS), name=f"x8_{lane}")
+            m.d.sync += [w.eq(Mux(self.lane_valid[lane], self.weight[lane], 0)),
+                         x8.eq(saturate(self.x[lane], ACT_BITS))]
             p = Signal(signed(16), name=f"product{lane}")
-            x8 = saturate(self.x[lane], ACT_BITS)
-            m.d.sync += p.eq(Mux(self.lane_valid[lane], self.weight[lane] * x8, 0))
+            m.d.sync += p.eq(w * x8)
             level.append(p)
-        valid, row_end, tag = Signal(), Signal(), Signal.like(self.tag)
-        m.d.sync += [valid.eq(self.valid), row_end.eq(self.row_end), tag.eq(self.tag)]
+        valid, row_end, tag = self.valid, self.row_end, self.tag
+        for stage in range(2):
+            v, e, t = Signal(), Signal(), Signal.like(self.tag)
+            m.d.sync += [v.eq(valid), e.eq(row_end), t.eq(tag)]
+            valid, row_end, tag = v, e, t
 
         # Adder tree, one register per level.
         depth = 0

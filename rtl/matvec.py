@@ -1,7 +1,8 @@
 """MATVEC engine: decompressor -> lane activation reads -> MAC array -> row parameters -> requantizer -> write.
 
 Every stage accepts one beat (or one row) per cycle, so a matrix takes the decompressor's cycles
-(about ceil(nnz / lanes)) plus a fixed pipeline latency. `done` rises when the last row has been
+(about ceil(nnz / lanes)) plus a fixed pipeline latency. Every memory output is registered before
+it feeds logic, and lane addresses are registered before they reach the scratchpad. `done` rises when the last row has been
 written, or at once with `error` when the weight stream is found inconsistent; writes still in
 flight after an error are dropped, so nothing outside the destination range is ever touched.
 """
@@ -15,6 +16,7 @@ from ..firmware.weight_format import HEADER_WORDS, PARAM_WORD_BITS, ROW_PARAMS, 
 from .decompressor import Decompressor
 from .mac_array import MacArray
 from .requantizer import Requantizer
+from .scratchpad import READ_LATENCY
 
 
 class MatvecEngine(wiring.Component):
@@ -61,16 +63,19 @@ class MatvecEngine(wiring.Component):
         m.submodules.requantizer = rq = Requantizer()
 
         rows, cols, out16 = Signal(16), Signal(16), Signal()
-        dst, src_row, mat = Signal(16), Signal(16), Signal(16)
+        dst, src_row = Signal(16), Signal(16)
         running = Signal()
         written = Signal(17)
         macs = Signal(32)
+        weights = Signal(32)                # rows * cols, ready long before the matrix ends
+        mat_params = Signal(17)             # parameter word of row 0
         with m.If(self.start):
             m.d.sync += [
                 rows.eq(self.rows), cols.eq(self.cols), out16.eq(self.out16), dst.eq(self.dst),
-                src_row.eq(self.src >> (n - 1).bit_length()), mat.eq(self.mat),
+                src_row.eq(self.src >> (n - 1).bit_length()), mat_params.eq(self.mat + HEADER_WORDS),
                 running.eq(1), written.eq(0), macs.eq(0),
             ]
+        m.d.sync += weights.eq(rows * cols)
         m.d.comb += [
             dec.start.eq(self.start), dec.rows.eq(self.rows), dec.cols.eq(self.cols), dec.segs.eq(self.segs),
             dec.w4.eq(self.w4), dec.mask_base.eq(self.mask_base),
@@ -80,36 +85,48 @@ class MatvecEngine(wiring.Component):
             self.busy.eq(running),
         ]
 
-        # Lane activation reads, and the decompressor's beat delayed to meet their data.
+        # Lane activation reads: the addresses are registered (stage A), the scratchpad answers
+        # READ_LATENCY cycles later; the decompressor's beat is delayed to meet its data.
+        def delay(value, cycles, name):
+            for i in range(cycles):
+                q = Signal.like(value, name=f"{name}_d{i + 1}")
+                m.d.sync += q.eq(value)
+                value = q
+            return value
+
+        valid_a, lane_valid_a, row_end_a, row_a = Signal(), Signal(n), Signal(), Signal(16)
+        m.d.sync += [valid_a.eq(dec.valid), lane_valid_a.eq(dec.lane_valid), row_end_a.eq(dec.row_end),
+                     row_a.eq(dec.row)]
         count = Signal(range(n + 1))
-        m.d.comb += count.eq(sum(dec.lane_valid[i] for i in range(n)))
+        m.d.comb += count.eq(sum(lane_valid_a[i] for i in range(n)))
         m.d.comb += self.mac_count.eq(count)
-        with m.If(dec.valid):
+        with m.If(valid_a & ~self.start):
             m.d.sync += macs.eq(macs + count)
-        lane_valid, row_end, row = Signal(n), Signal(), Signal(16)
-        valid = Signal()
-        m.d.sync += [valid.eq(dec.valid), lane_valid.eq(dec.lane_valid), row_end.eq(dec.row_end),
-                     row.eq(dec.row)]
         for lane in range(n):
+            addr = Signal.like(self.lane_addr[lane], name=f"lane{lane}_addr")
             w = Signal(signed(8), name=f"weight{lane}")
-            m.d.sync += w.eq(dec.lane_weight[lane])
+            m.d.sync += [addr.eq(src_row + dec.lane_index[lane]), w.eq(dec.lane_weight[lane])]
             m.d.comb += [
-                self.lane_addr[lane].eq(src_row + dec.lane_index[lane]),
-                mac.weight[lane].eq(w),
+                self.lane_addr[lane].eq(addr),
+                mac.weight[lane].eq(delay(w, READ_LATENCY, f"weight{lane}")),
                 mac.x[lane].eq(self.lane_data[lane]),
             ]
         m.d.comb += [
-            mac.clear.eq(self.start), mac.valid.eq(valid), mac.lane_valid.eq(lane_valid),
-            mac.row_end.eq(row_end), mac.tag.eq(row),
+            mac.clear.eq(self.start), mac.valid.eq(delay(valid_a, READ_LATENCY, "valid")),
+            mac.lane_valid.eq(delay(lane_valid_a, READ_LATENCY, "lane_valid")),
+            mac.row_end.eq(delay(row_end_a, READ_LATENCY, "row_end")),
+            mac.tag.eq(delay(row_a, READ_LATENCY, "row")),
         ]
 
-        # Row parameters are read as the row's sum leaves the MAC array.
-        acc_q, tag_q, valid_q = Signal(signed(32)), Signal(16), Signal()
-        m.d.comb += self.param_addr.eq(mat + HEADER_WORDS + mac.out_tag)
-        m.d.sync += [acc_q.eq(mac.out_acc), tag_q.eq(mac.out_tag), valid_q.eq(mac.out_valid)]
-        params = data.View(ROW_PARAMS.layout(), self.param_data)
+        # Row parameters are read as the row's sum leaves the MAC array; the word is registered on
+        # arrival, and the sum waits for it.
+        params_q = Signal(PARAM_WORD_BITS)
+        m.d.comb += self.param_addr.eq(mat_params + mac.out_tag)
+        m.d.sync += params_q.eq(self.param_data)
+        params = data.View(ROW_PARAMS.layout(), params_q)
         m.d.comb += [
-            rq.valid.eq(valid_q), rq.acc.eq(acc_q), rq.tag.eq(tag_q),
+            rq.valid.eq(delay(mac.out_valid, 2, "acc_valid")), rq.acc.eq(delay(mac.out_acc, 2, "acc")),
+            rq.tag.eq(delay(mac.out_tag, 2, "acc_tag")),
             rq.bias.eq(params.bias), rq.mult.eq(params.mult), rq.shift.eq(params.shift),
             rq.out16.eq(out16),
         ]
@@ -126,6 +143,6 @@ class MatvecEngine(wiring.Component):
             m.d.comb += [self.done.eq(1), self.error.eq(dec.error)]
             m.d.sync += running.eq(0)
         with m.Elif(running & (written == rows)):
-            m.d.comb += [self.done.eq(1), self.skipped.eq(rows * cols - macs)]
+            m.d.comb += [self.done.eq(1), self.skipped.eq(weights - macs)]
             m.d.sync += running.eq(0)
         return m

@@ -6,6 +6,10 @@ from the MATVEC engine. Programs have no branches, each unit finishes in a bound
 cycles and the PC only grows, so a run always ends: the core cannot hang.
 
 Instruction and header fields are read through `lib.data` views built from the ISA's formats.
+Every memory word is registered before it is decoded, and the range checks are spread over a few
+cycles (sums, verdicts, then the first failing check), so no check is a long path: an instruction
+costs a few cycles of overhead (FETCH, LOAD, DECODE; MATVEC adds two header reads and three check
+cycles, ACT/EW two check cycles).
 """
 
 from amaranth import *
@@ -19,9 +23,10 @@ from ..firmware.weight_format import (HEADER0, HEADER1, HEADER_WORDS, MATRIX_MAG
                                       MASK_BITS_PER_LANE, PARAM_WORD_BITS)
 
 
-def ranges_meet(x: Value, y: Value, length_x: Value, length_y: Value) -> Value:
-    """[x, x+length_x) and [y, y+length_y) share an entry."""
-    return (length_x != 0) & (length_y != 0) & (x < y + length_y) & (y < x + length_x)
+def ranges_meet(x: Value, y: Value, length_x: Value, y_end: Value, x_end: Value) -> Value:
+    """[x, x_end) and [y, y_end) share an entry; `length_x` and the ends are precomputed
+    (x_end = x + length_x), so this is a pair of comparisons."""
+    return (length_x != 0) & (x < y_end) & (y < x_end)
 
 
 class Sequencer(wiring.Component):
@@ -113,7 +118,7 @@ class Sequencer(wiring.Component):
 
         # MATVEC job, derived from the latched instruction and header.
         rows, cols = h0.rows, h0.cols
-        segs = (cols + (n * MASK_BITS_PER_LANE - 1)) >> seg_shift
+        segs = Signal(16)               # registered in HEADER1, from header word 0
         value_words = Mux(h0.w4, (h1.beats + 1) >> 1, h1.beats)
         m.d.comb += [
             self.mv_rows.eq(rows), self.mv_cols.eq(cols), self.mv_segs.eq(segs),
@@ -142,27 +147,30 @@ class Sequencer(wiring.Component):
                 with m.If(pc >= cfg.prog_depth):
                     fail(ErrorCode.ADDRESS_RANGE)
                 with m.Else():
-                    m.next = "DECODE"
+                    m.next = "LOAD"
+
+            with m.State("LOAD"):
+                # The word is registered before anything looks at it.
+                m.d.sync += ir.eq(self.prog_data)
+                m.next = "DECODE"
 
             with m.State("DECODE"):
-                word = data.View(isa.INSTRUCTION.layout(), self.prog_data)
-                m.d.sync += ir.eq(self.prog_data)
-                m.d.comb += self.param_addr.eq(word.b)
-                with m.If(self._illegal(self.prog_data)):
+                # param_addr = ir.b: header word 0 of a MATVEC's matrix is read now.
+                with m.If(self._illegal(ir.as_value())):
                     fail(ErrorCode.ILLEGAL_INSTRUCTION)
-                with m.Elif(word.opcode == Opcode.NOP):
+                with m.Elif(ir.opcode == Opcode.NOP):
                     retire()
-                with m.Elif(word.opcode == Opcode.HALT):
+                with m.Elif(ir.opcode == Opcode.HALT):
                     m.d.comb += self.retired.eq(1)
                     m.d.sync += state.eq(State.HALTED)
                     m.next = "IDLE"
-                with m.Elif(word.opcode == Opcode.MATVEC):
-                    with m.If(word.b + HEADER_WORDS > cfg.param_depth):
+                with m.Elif(ir.opcode == Opcode.MATVEC):
+                    with m.If(ir.b + HEADER_WORDS > cfg.param_depth):
                         fail(ErrorCode.ADDRESS_RANGE)
                     with m.Else():
                         m.next = "HEADER0"
                 with m.Else():
-                    m.next = "EW_CHECK"
+                    m.next = "EW_SUM"
 
             with m.State("HEADER0"):
                 # DECODE presented `mat`; header word 0 is here now, word 1 comes next.
@@ -171,26 +179,49 @@ class Sequencer(wiring.Component):
                 m.next = "HEADER1"
 
             with m.State("HEADER1"):
-                m.d.sync += h1.eq(self.param_data)
+                m.d.sync += [h1.eq(self.param_data),
+                             segs.eq((cols + (n * MASK_BITS_PER_LANE - 1)) >> seg_shift)]
+                m.next = "MV_SUM"
+
+            # The checks take three cycles: ends of every range (MV_SUM), each check's verdict
+            # (MV_FLAGS), then the first failing check in the ISA's order (MV_CHECK).
+            param_end = Signal(18)
+            mask_cells = Signal(32)
+            value_end = Signal(34)
+            a_end, dst_end = Signal(17), Signal(17)
+            with m.State("MV_SUM"):
+                m.d.sync += [
+                    param_end.eq(ir.b + HEADER_WORDS + rows), mask_cells.eq(rows * segs),
+                    value_end.eq(h1.value_base + value_words),
+                    a_end.eq(ir.a + cols), dst_end.eq(ir.dst + rows),
+                ]
+                m.next = "MV_FLAGS"
+
+            bad_header, out_of_range, misaligned, overlap = Signal(), Signal(), Signal(), Signal()
+            with m.State("MV_FLAGS"):
+                m.d.sync += [
+                    bad_header.eq((h0.magic != MATRIX_MAGIC) | (h0.lanes != n) | (rows == 0) |
+                                  (cols == 0) |
+                                  ((h0.as_value() & HEADER0.reserved_mask) != 0) |
+                                  ((h1.as_value() & HEADER1.reserved_mask) != 0)),
+                    out_of_range.eq((param_end > cfg.param_depth) |
+                                    (h1.mask_base + mask_cells > cfg.mask_depth) |
+                                    (value_end > cfg.value_depth) |
+                                    (a_end > cfg.spad_depth) |
+                                    (dst_end > cfg.spad_depth)),
+                    misaligned.eq(ir.a[:(n - 1).bit_length()] != 0),
+                    overlap.eq((cols != 0) & ranges_meet(ir.dst, ir.a, rows, a_end, dst_end)),
+                ]
                 m.next = "MV_CHECK"
 
             with m.State("MV_CHECK"):
-                bad_header = ((h0.magic != MATRIX_MAGIC) | (h0.lanes != n) | (rows == 0) |
-                              (cols == 0) |
-                              ((h0.as_value() & HEADER0.reserved_mask) != 0) |
-                              ((h1.as_value() & HEADER1.reserved_mask) != 0))
-                out_of_range = ((ir.b + HEADER_WORDS + rows > cfg.param_depth) |
-                                (h1.mask_base + rows * segs > cfg.mask_depth) |
-                                (h1.value_base + value_words > cfg.value_depth) |
-                                (ir.a + cols > cfg.spad_depth) |
-                                (ir.dst + rows > cfg.spad_depth))
                 with m.If(bad_header):
                     fail(ErrorCode.WEIGHT_HEADER)
                 with m.Elif(out_of_range):
                     fail(ErrorCode.ADDRESS_RANGE)
-                with m.Elif(ir.a[:(n - 1).bit_length()] != 0):
+                with m.Elif(misaligned):
                     fail(ErrorCode.MISALIGNED)
-                with m.Elif(ranges_meet(ir.dst, ir.a, rows, cols)):
+                with m.Elif(overlap):
                     fail(ErrorCode.OVERLAP)
                 with m.Else():
                     m.d.comb += self.mv_start.eq(1)
@@ -203,16 +234,24 @@ class Sequencer(wiring.Component):
                     with m.Else():
                         retire()
 
+            # ACT/EW: the ends of the ranges (EW_SUM), then the checks (EW_CHECK).
+            ew_len = ir.len
+            ew_a_end, ew_b_end, ew_dst_end = Signal(17), Signal(17), Signal(17)
+            with m.State("EW_SUM"):
+                m.d.sync += [ew_a_end.eq(ir.a + ew_len), ew_b_end.eq(ir.b + ew_len),
+                             ew_dst_end.eq(ir.dst + ew_len)]
+                m.next = "EW_CHECK"
+
             with m.State("EW_CHECK"):
-                length = ir.len
-                out_of_range = ((ir.a + length > cfg.spad_depth) |
-                                (~is_act & (ir.b + length > cfg.spad_depth)) |
-                                (ir.dst + length > cfg.spad_depth))
-                overlap = (((ir.dst != ir.a) & ranges_meet(ir.dst, ir.a, length, length)) |
-                           (~is_act & (ir.dst != ir.b) & ranges_meet(ir.dst, ir.b, length, length)))
-                with m.If(out_of_range):
+                ew_out_of_range = ((ew_a_end > cfg.spad_depth) |
+                                   (~is_act & (ew_b_end > cfg.spad_depth)) |
+                                   (ew_dst_end > cfg.spad_depth))
+                ew_overlap = (((ir.dst != ir.a) & ranges_meet(ir.dst, ir.a, ew_len, ew_a_end, ew_dst_end)) |
+                              (~is_act & (ir.dst != ir.b) &
+                               ranges_meet(ir.dst, ir.b, ew_len, ew_b_end, ew_dst_end)))
+                with m.If(ew_out_of_range):
                     fail(ErrorCode.ADDRESS_RANGE)
-                with m.Elif(overlap):
+                with m.Elif(ew_overlap):
                     fail(ErrorCode.OVERLAP)
                 with m.Else():
                     m.d.comb += self.act_start.eq(1)

@@ -27,10 +27,12 @@ class NEPSoC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = NEPCore(self.config)
+        # On an FPGA every block RAM output is registered; the bridge waits the extra cycle.
+        m.submodules.core = core = NEPCore(self.config, bus_read_latency=2)
         m.submodules.rx = rx = UartRx(self.divisor)
         m.submodules.tx = tx = UartTx(self.divisor)
-        m.submodules.bridge = bridge = LinkBridge(idle_reset_cycles=IDLE_RESET_BYTES * 10 * self.divisor)
+        m.submodules.bridge = bridge = LinkBridge(idle_reset_cycles=IDLE_RESET_BYTES * 10 * self.divisor,
+                                                       bus_read_latency=2)
         wiring.connect(m, bridge.bus, core.bus)
         m.d.comb += [
             rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx),

@@ -81,7 +81,7 @@ class ActivationHarness(wiring.Component):
             spad.a_addr.eq(Mux(busy, unit.a_addr, self.spad_r_addr)),
             spad.b_addr.eq(unit.b_addr),
             unit.a_data.eq(spad.a_data), unit.b_data.eq(spad.b_data),
-            self.spad_r_data.eq(spad.a_data),
+            self.spad_r_data.eq(spad.a_now),
             spad.w_addr.eq(Mux(busy, unit.w_addr, self.spad_w_addr)),
             spad.w_data.eq(Mux(busy, unit.w_data, self.spad_w_data)),
             spad.w_en.eq(Mux(busy, unit.w_en, self.spad_w_en)),

@@ -14,9 +14,10 @@ from cocotb.triggers import FallingEdge
 from ..firmware import ops
 from ..firmware.isa import LUT_TABLES, Ew
 from ..firmware.number_formats import default_luts
+from ..rtl.activation import LATENCY
 from .simulator import bench_params
 
-PIPELINE_CYCLES = 3     # after the last read: compute, write, done
+PIPELINE_CYCLES = LATENCY + 1   # after the last read: the pipeline, then done
 
 
 class ActivationTB:
