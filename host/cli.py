@@ -4,6 +4,7 @@
     edgeasr regress --count N --seed S [--lanes L] [--waves] [--golden]
                                                    random programs, RTL vs golden; ends "N passed, M failed"
     edgeasr bench core --json FILE [--lanes ...]   MATVEC cycles vs sparsity and lanes
+    edgeasr bench asr|bias --json FILE             recognizer figures / context biasing on rare names
     edgeasr soc-sim [--lanes N]                    the SoC in Verilator behind a pty: prints /dev/pts/N
     edgeasr compile MODEL.npz -o IMAGE [--lanes N]  lower an exported RNN-T into a device image
     edgeasr transcribe FILE.wav [--device D] [--lattice OUT.json] [--json]   speech to text on the NEP
@@ -142,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:2] == ["bench", "asr"]:
         from .bench_asr import main as bench_asr      # its own options (see `edgeasr bench asr --help`)
         return bench_asr(argv[2:])
+    if argv[:2] == ["bench", "bias"]:
+        from .bench_bias import main as bench_bias    # its own options (see `edgeasr bench bias --help`)
+        return bench_bias(argv[2:])
     if argv[:2] == ["eoq", "train"]:
         from .eoq_train import main as eoq_train       # its own options (see `edgeasr eoq train --help`)
         return eoq_train(argv[2:])

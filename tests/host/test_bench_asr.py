@@ -28,3 +28,6 @@ def test_bench_reports_every_figure(small_student, tmp_path):
     assert out["cycles_per_audio_s"] > 0 and out["rtf_at_100mhz"] == round(out["cycles_per_audio_s"] / 1e8, 5)
     assert out["audio_bytes_per_utterance"] == 16000 and out["lattice_bytes_per_utterance"] > 0
     assert set(out["latency_final_s"]) == {"median", "p90"} and 0 <= out["early_cutoff_rate"] <= 1
+    assert out["endpointer"].startswith("rules")              # no EOQ detector given: the rules alone
+    assert len(out["endpointers"]) == 5 and "rule: 2.4 s any trailing silence" in out["endpointers"]
+    assert all(0 <= row["early_cutoff_rate"] <= 1 for row in out["endpointers"].values())
