@@ -40,18 +40,11 @@ from .errors import ImageError
 from .image import Image, Section, Symbol
 from .isa import Ew
 from .memory_map import CoreConfig, Region
-from .number_formats import LUT_IN_FRAC_BITS, Lut, default_lut
+from .number_formats import (ACT_FRAC_BITS, C_TO_LUT_SHIFT, CELL_FRAC_BITS, F_C_SHIFT, H_SHIFT, I_G_SHIFT,
+                             LOGIT_FRAC_BITS, LUT_IN_FRAC_BITS, TIME_REDUCTION, Lut, default_lut)
 from .weight_codec import CompressedMatrix, compress, decompress
 from .weight_format import param_words, value_words
 
-ACT_FRAC_BITS = 7               # int8 vectors: x, h, embeddings (models.quant.ACT_FRAC_BITS)
-CELL_FRAC_BITS = 11             # int16 cell state (models.quant.CELL_FRAC_BITS)
-LOGIT_FRAC_BITS = 8             # int16 logits (models.quant.LOGIT_FRAC_BITS)
-F_C_SHIFT = 7                                       # 2**-7 * 2**-11 -> 2**-11
-I_G_SHIFT = 2 * ACT_FRAC_BITS - CELL_FRAC_BITS      # 2**-14 -> 2**-11
-C_TO_LUT_SHIFT = CELL_FRAC_BITS - LUT_IN_FRAC_BITS  # 2**-11 -> 2**-4
-H_SHIFT = ACT_FRAC_BITS                             # 2**-14 -> 2**-7
-TIME_REDUCTION = 2                                  # frames stacked per encoder output
 ENTRY_POINTS = ("encoder_step", "pred_step", "joint")
 
 

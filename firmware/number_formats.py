@@ -31,6 +31,17 @@ LUT_IN_FRAC_BITS = 4            # LUT input covers [-8, 8) in steps of 1/16
 LUT_OUT_FRAC_BITS = 7           # LUT output covers [-1, 1) in steps of 1/128
 LUT_ENTRIES = 1 << ACT_BITS
 
+# The RNN-T's fixed-point formats (trainer, exporter, integer golden model and compiler share them)
+ACT_FRAC_BITS = 7               # int8 vectors (LSTM h, encoder input, embeddings): [-1, 1)
+CELL_FRAC_BITS = 11             # int16 LSTM cell state: [-16, 16)
+LOGIT_FRAC_BITS = 8             # int16 joint output
+TIME_REDUCTION = 2              # feature frames stacked into one encoder step (layer 0 -> layer 1)
+# The LSTM cell update's elementwise shifts, c' = f*c + i*g and h = o*tanh(c'):
+F_C_SHIFT = LUT_OUT_FRAC_BITS                               # f 2**-7 * c 2**-11 -> 2**-11
+I_G_SHIFT = 2 * LUT_OUT_FRAC_BITS - CELL_FRAC_BITS          # i 2**-7 * g 2**-7 -> 2**-11
+C_TO_LUT_SHIFT = CELL_FRAC_BITS - LUT_IN_FRAC_BITS          # c 2**-11 -> the LUT input 2**-4
+H_SHIFT = 2 * LUT_OUT_FRAC_BITS - ACT_FRAC_BITS             # o 2**-7 * tanh 2**-7 -> h 2**-7
+
 
 class Lut(enum.IntEnum):
     """Default contents of the activation tables (the host may load others)."""

@@ -14,7 +14,7 @@ emits argmax (lowest index on ties) up to `max_symbols` times per encoder step, 
 import numpy as np
 
 from ..firmware.isa import Ew
-from ..firmware.number_formats import Lut, default_lut
+from ..firmware.number_formats import C_TO_LUT_SHIFT, F_C_SHIFT, H_SHIFT, I_G_SHIFT, Lut, default_lut
 from ..firmware.ops import act, ew, matvec
 from . import quant as Q
 from .export import ExportedStudent, dense_weights
@@ -22,10 +22,6 @@ from .rnnt import BLANK, TIME_REDUCTION
 
 SIG = default_lut(Lut.SIGMOID)
 TANH = default_lut(Lut.TANH)
-F_C_SHIFT = 7                                              # 2**-7 * 2**-11 -> 2**-11
-I_G_SHIFT = 2 * Q.ACT_FRAC_BITS - Q.CELL_FRAC_BITS         # 2**-14 -> 2**-11
-C_TO_LUT_SHIFT = Q.CELL_FRAC_BITS - 4                      # 2**-11 -> 2**-4
-H_SHIFT = Q.ACT_FRAC_BITS                                  # 2**-14 -> 2**-7
 
 
 class GoldenRnnt:

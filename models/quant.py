@@ -13,12 +13,9 @@ grid steps, between each weight and its nearest centroid; `snap_to_grid_` moves 
 
 import torch
 
-from ..firmware.number_formats import (ACT_BITS, CELL_BITS, LUT_IN_FRAC_BITS, LUT_OUT_FRAC_BITS,
-                                       WEIGHT_BITS, int_range)
+from ..firmware.number_formats import (ACT_BITS, ACT_FRAC_BITS, CELL_BITS, CELL_FRAC_BITS, LOGIT_FRAC_BITS,
+                                       LUT_IN_FRAC_BITS, LUT_OUT_FRAC_BITS, WEIGHT_BITS, int_range)
 
-ACT_FRAC_BITS = 7          # int8 vectors (LSTM h, encoder input, embeddings): [-1, 1)
-CELL_FRAC_BITS = 11        # int16 cell state: [-16, 16)
-LOGIT_FRAC_BITS = 8        # int16 joint output
 LOGIT_BITS = 16
 
 

@@ -22,11 +22,11 @@ import torch.nn.functional as F
 
 from . import quant as Q
 from .corpus.grammar import ALPHABET
+from ..firmware.number_formats import TIME_REDUCTION
 from .features import FEATURE_DIM
 
 VOCAB = len(ALPHABET) + 1          # + blank
 BLANK = 0
-TIME_REDUCTION = 2
 
 
 def encode_text(text: str) -> list[int]:
