@@ -1,4 +1,5 @@
-# Fresh machine: `make demo` (set up, then run the demo) and `make test` (set up, then the whole test suite).
+# Fresh machine: `make demo` (set up, then run the demo), `make test` (set up, then the whole test suite)
+# and `make transcribe` (set up, then speech to text on the simulated NEP).
 # Set-up is idempotent: a venv in .venv (created if absent), the package with its pinned dependencies
 # (pyproject.toml; torch==2.13.0 resolves to the local CPU wheel), and the Debian packages the
 # project needs, installed with apt-get when missing and running as root.
@@ -13,13 +14,17 @@ STAMP := $(VENV)/.edgeasr-installed
 APT_PACKAGES := ccache liblz4-dev g++ make perl python3-venv \
 	espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts sox
 
-.PHONY: demo test setup system-packages
+.PHONY: demo test transcribe setup system-packages
 
 demo: setup
 	$(VENV)/bin/edgeasr demo
 
 test: setup
 	$(PY) -m pytest -n 2 tests/
+
+# The main job: the bundled example through the recognizer on the Verilator-simulated NEP.
+transcribe: setup
+	$(VENV)/bin/edgeasr transcribe host/examples/turn_on_the_kitchen_lights.wav --device verilator
 
 setup: system-packages $(STAMP)
 
