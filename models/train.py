@@ -60,11 +60,12 @@ class TrainConfig:
     teacher: ModelConfig = ModelConfig(kind="teacher", enc_hidden=256, enc_layers=3, embed=64,
                                        pred_hidden=192, joint=256)
     student: ModelConfig = ModelConfig()
-    # Sized to finish in about 1.5 h on this 2-core machine (teacher ~7.5 min/epoch, one thread).
+    # Sized to about 1.5-2 h on this 2-core machine with one thread: teacher ~6-10 min/epoch,
+    # student ~10-12 min/epoch (its epochs add the teacher-labelled pool).
     teacher_epochs: int = 6
-    student_epochs: int = 6
+    student_epochs: int = 3
     q8_epochs: int = 1
-    q4_epochs: int = 3
+    q4_epochs: int = 2
     lr: float = 2e-3
     qat_lr: float = 5e-4
     warmup_steps: int = 300
