@@ -49,15 +49,15 @@ class RecordingDevice(Device):
     """A Device passing every primitive to `inner` and keeping every word read, in order.
 
     `reads` holds (addresses, values) per bulk read; `runs` counts STARTs and `on_run(runs)`, if
-    set, is called just before each is passed on.
+    given, is called just before each is passed on.
     """
 
-    def __init__(self, inner: Device):
+    def __init__(self, inner: Device, on_run=None):
         super().__init__()
         self.inner, self.name = inner, inner.name
         self.reads: list[tuple[np.ndarray, np.ndarray]] = []
         self.runs = 0
-        self.on_run = None
+        self.on_run = on_run
 
     def _write_pairs(self, pairs):
         self.inner._write_pairs(pairs)
@@ -105,9 +105,9 @@ def image(small_student):
     return compile_student(small_student, CONFIG)
 
 
-def recognize(dev: Device, image, wav: str):
+def recognize(dev: Device, image, wav: str, on_run=None):
     """The utterance on `dev` as `edgeasr transcribe` decodes it: (Result, RecordingDevice)."""
-    recorder = RecordingDevice(dev)
+    recorder = RecordingDevice(dev, on_run)
     config = RecognizerConfig(BeamSearchConfig(beam=BEAM), nbest=BEAM)
     return transcribe(NepRnnt(recorder, image), read_audio(wav), config), recorder
 
@@ -181,6 +181,8 @@ def test_utterance_at_one_percent_damaged_bytes_is_bit_exact(utterance, image, g
         wall = time.perf_counter() - start
     what = f"{text!r} at 1% damaged bytes (seed {SEED})"
     assert_result_equal(gold, result.to_dict(), result.lattice.to_dict(), what)
+    assert result.to_dict()["speculative_lattice"] == gold.to_dict()["speculative_lattice"], what
+    assert result.trace == gold.trace, what
     assert_reads_equal(gold_reads, board, what)
     print(f"\n{what}: {wall:.1f} s\n  injected: {injector.summary()}\n  recovered: {stats.summary()}")
     for direction in ("write", "read"):
@@ -192,26 +194,29 @@ def test_utterance_at_one_percent_damaged_bytes_is_bit_exact(utterance, image, g
 def test_simulator_killed_mid_utterance_is_a_clear_error_within_2s(utterance, image, golden):
     wav, _ = utterance
     with soc_simulator(CONFIG) as (process, path):
-        recorder = RecordingDevice(open_device(f"serial:{path}", CONFIG))
-        killed = {}
+        killed, runs = {}, []
 
         def kill():
             killed["at"] = time.monotonic()
             process.kill()
 
         timer = threading.Timer(0.02, kill)
-        recorder.on_run = lambda runs: runs == KILL_AT_RUN and timer.start()
+
+        def on_run(n):
+            runs.append(n)
+            if n == KILL_AT_RUN:
+                timer.start()
+
         try:
-            with pytest.raises(DeviceError) as info:
-                transcribe(NepRnnt(recorder, image), read_audio(wav),
-                           RecognizerConfig(BeamSearchConfig(beam=BEAM), nbest=BEAM))
+            with open_device(f"serial:{path}", CONFIG) as dev, pytest.raises(DeviceError) as info:
+                recognize(dev, image, wav, on_run)
+            assert "at" in killed, f"DeviceError before the kill: {info.value}"
             seconds = time.monotonic() - killed["at"]
         finally:
             timer.cancel()
-            recorder.close()
-    print(f"\nkilled mid-utterance after run {recorder.runs} of {golden[1].runs}: DeviceError "
+    print(f"\nkilled mid-utterance after run {runs[-1]} of {golden[1].runs}: DeviceError "
           f"{seconds * 1000:.0f} ms after the kill: {info.value}")
-    assert recorder.runs < golden[1].runs
+    assert runs[-1] < golden[1].runs
     assert seconds < 2.0
     assert re.match(rf"^serial {re.escape(path)}: (the device hung up( while waiting for the answer to [A-Z]+ "
                     rf"\(seq \d+\))?: .+|cannot send [A-Z]+ \(seq \d+\): .+; the device hung up or stopped "
