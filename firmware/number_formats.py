@@ -64,6 +64,11 @@ def saturate(x, bits: int) -> np.ndarray:
 def round_shift(x, shift) -> np.ndarray:
     """x / 2**shift rounded half up (toward +inf), on int64 (exact for |x| < 2**62)."""
     x = np.asarray(x, dtype=np.int64)
+    if np.ndim(shift) == 0:                           # one shift (ACT, EW): plain integer arithmetic
+        s = int(shift)
+        if s < 0:
+            raise ValueError(f"negative shift {s}")
+        return (x + (1 << (s - 1))) >> s if s > 0 else x.copy()
     shift = np.asarray(shift, dtype=np.int64)
     bias = np.where(shift > 0, np.left_shift(np.int64(1), np.maximum(shift - 1, 0)), 0)
     return np.right_shift(x + bias, shift)

@@ -16,7 +16,7 @@ def _ints(name: str, x, ndim: int) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype.kind not in "iub" or a.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D integer array, got dtype {a.dtype} shape {a.shape}")
-    return a.astype(np.int64)
+    return a.astype(np.int64, copy=False)         # no copy when it already is (weights: every MATVEC)
 
 
 def matvec(weights, x, bias, mult, shift, out_bits: int) -> np.ndarray:

@@ -77,14 +77,24 @@ def _compile(args) -> int:
     return run_compile(args)
 
 
+def _device_job(run, args) -> int:
+    """A job on a device: a device that fails (a dead board, a hung link) is one line, exit 1."""
+    from ..firmware.errors import DeviceError
+    try:
+        return run(args)
+    except DeviceError as e:
+        print(f"edgeasr {args.command}: {e}", file=sys.stderr)
+        return 1
+
+
 def _transcribe(args) -> int:
     from .transcribe_cli import run_transcribe
-    return run_transcribe(args)
+    return _device_job(run_transcribe, args)
 
 
 def _stream(args) -> int:
     from .transcribe_cli import run_stream
-    return run_stream(args)
+    return _device_job(run_stream, args)
 
 
 def build_parser(models=None) -> argparse.ArgumentParser:

@@ -93,11 +93,11 @@ class Recognizer:
     def next_utterance(self) -> None:
         """Start a new utterance after `final`, keeping the audio and features not yet decoded and
         the audio clock (event times stay seconds from the start of the stream)."""
+        self._start = self.rnnt.counters.totals()     # before the search's first prediction-network run
         self.rnnt.reset_encoder()
         self.search = BeamSearch(self.rnnt, self.config.beam, self.context)
         self.events: list[Event] = []
         self._shown = ""
-        self._start = self.rnnt.counters.totals()
         self._steps = 0
         self._first_sample = self.samples
         self.ended = False

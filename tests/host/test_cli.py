@@ -1,5 +1,7 @@
 """The `edgeasr` entry point: commands, messages, and the demo on the simulated core."""
 
+import os
+
 import pytest
 
 from edgeasr.host import cli
@@ -28,3 +30,13 @@ def test_regress_golden_ends_with_the_count_line(capsys):
 def test_demo_is_bit_identical(capsys):
     assert cli.main(["demo"]) == 0
     assert "bit-identical: yes" in capsys.readouterr().out
+
+
+def test_an_absent_board_is_one_line_and_exit_1(small_student, tmp_path, capsys):
+    from edgeasr.models.export import save_image
+    model = tmp_path / "student.npz"
+    save_image(small_student, str(model))
+    wav = os.path.join(os.path.dirname(cli.__file__), "examples", "call_godfrey.wav")
+    assert cli.main(["transcribe", wav, "--model", str(model), "--device", "serial:/dev/nep-absent"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("edgeasr transcribe: serial /dev/nep-absent: cannot open the port") and "\n" not in err
