@@ -20,7 +20,7 @@ from amaranth.lib.memory import Memory
 
 from ..firmware.isa import LUT_TABLES, Ew
 from ..firmware.number_formats import ACT_BITS, LUT_ENTRIES, SPAD_BITS, default_luts
-from .fixed_point import round_bias, saturate
+from .fixed_point import round_bias, saturate, shift_rounded
 from .scratchpad import READ_LATENCY
 
 LUT_ADDR_BITS = (LUT_TABLES * LUT_ENTRIES - 1).bit_length()
@@ -71,43 +71,47 @@ class ActivationUnit(wiring.Component):
         ]
 
         act, func, shift, sat16 = Signal(), Signal(4), Signal(6), Signal()
-        dst, a, b, length = Signal(16), Signal(16), Signal(16), Signal(16)
-        index = Signal(17)
         running = Signal()
         with m.If(self.start):
             m.d.sync += [
                 act.eq(self.act), func.eq(self.func), shift.eq(self.shift), sat16.eq(self.sat16),
-                dst.eq(self.dst), a.eq(self.a), b.eq(self.b), length.eq(self.len),
-                index.eq(0), running.eq(1),
+                running.eq(1),
             ]
 
-        # Stage 0: issue the operand reads; the scratchpad answers READ_LATENCY cycles later.
-        issue = running & (index < length)
+        # Stage 0: issue the operand reads (from address registers, no adder on the way to the
+        # scratchpad); the scratchpad answers READ_LATENCY cycles later. `more` (a register) says
+        # elements are left to issue.
+        left, more = Signal(16), Signal()
+        issue = running & more
+        a_ptr, b_ptr = Signal(16), Signal(16)
         m.d.comb += [
-            self.a_addr.eq(a + index), self.b_addr.eq(b + index),
+            self.a_addr.eq(a_ptr), self.b_addr.eq(b_ptr),
             self.issued.eq(issue), self.busy.eq(running),
         ]
-        with m.If(issue):
-            m.d.sync += index.eq(index + 1)
+        with m.If(self.start):
+            m.d.sync += [a_ptr.eq(self.a), b_ptr.eq(self.b), left.eq(self.len), more.eq(self.len != 0)]
+        with m.Elif(issue):
+            m.d.sync += [left.eq(left - 1), more.eq(left != 1), a_ptr.eq(a_ptr + 1), b_ptr.eq(b_ptr + 1)]
 
-        # Each later stage is (valid, destination address) plus its data; `stages` holds every
-        # stage's valid so that `done` waits for the pipeline to drain.
+        # Each later stage is a valid bit plus its data; `stages` holds every stage's valid so that
+        # `done` waits for the pipeline to drain. Elements leave in order, so the write address
+        # is a pointer that starts at dst and counts the writes.
         stages = []
 
-        def stage(valid, w_addr):
-            v, wa = Signal(name=f"v{len(stages) + 1}"), Signal(16, name=f"w_addr{len(stages) + 1}")
-            m.d.sync += [v.eq(valid), wa.eq(w_addr)]
+        def stage(valid):
+            v = Signal(name=f"v{len(stages) + 1}")
+            m.d.sync += v.eq(valid)
             stages.append(v)
-            return v, wa
+            return v
 
-        v, wa = stage(issue, dst + index)
+        v = stage(issue)
         for _ in range(READ_LATENCY - 1):
-            v, wa = stage(v, wa)
+            v = stage(v)
 
         # Operands arrive (from the banks' registers through the bank mux): register them.
         x, y = Signal(signed(SPAD_BITS)), Signal(signed(SPAD_BITS))
         m.d.sync += [x.eq(self.a_data), y.eq(self.b_data)]
-        v, wa = stage(v, wa)
+        v = stage(v)
 
         # Compute (ACT passes its operand through), then round, shift and saturate, one stage each.
         raw = Signal(signed(2 * SPAD_BITS + 1))
@@ -123,20 +127,20 @@ class ActivationUnit(wiring.Component):
                     m.d.sync += raw.eq(x * y)
                 with m.Default():
                     m.d.sync += raw.eq(x)
-        v, wa = stage(v, wa)
+        v = stage(v)
 
         biased = Signal(round_bias(raw, shift).shape())
         m.d.sync += biased.eq(round_bias(raw, shift))
-        v, wa = stage(v, wa)
+        v = stage(v)
 
         scaled = Signal(signed(len(biased)))
-        m.d.sync += scaled.eq(biased >> shift)
-        v, wa = stage(v, wa)
+        m.d.sync += scaled.eq(shift_rounded(biased, shift, len(raw)))
+        v = stage(v)
 
         # EW saturates to int16 or int8; ACT saturates its table index to ACT_BITS.
         sat = Signal(signed(SPAD_BITS))
         m.d.sync += sat.eq(Mux(~act & sat16, saturate(scaled, 16), saturate(scaled, ACT_BITS)))
-        v, wa = stage(v, wa)
+        v = stage(v)
 
         # Look the table up (and keep the elementwise result beside it); register the table's word.
         m.d.comb += lut_rd.addr.eq(Mux(running,
@@ -144,17 +148,22 @@ class ActivationUnit(wiring.Component):
                                        self.lut_r_addr))
         ew = Signal(signed(SPAD_BITS))
         m.d.sync += ew.eq(sat)
-        v, wa = stage(v, wa)
+        v = stage(v)
         looked_up = Signal(signed(8))
         m.d.sync += looked_up.eq(lut_rd.data)
         ew2 = Signal(signed(SPAD_BITS))
         m.d.sync += ew2.eq(ew)
-        v, wa = stage(v, wa)
+        v = stage(v)
 
         # Write.
+        w_ptr = Signal(16)
+        with m.If(self.start):
+            m.d.sync += w_ptr.eq(self.dst)
+        with m.Elif(v):
+            m.d.sync += w_ptr.eq(w_ptr + 1)
         m.d.comb += [
             self.w_en.eq(v),
-            self.w_addr.eq(wa),
+            self.w_addr.eq(w_ptr),
             self.w_data.eq(Mux(act, looked_up, ew2)),
         ]
 

@@ -53,8 +53,9 @@ class NEPCore(wiring.Component):
         m.submodules.activation = act = ActivationUnit()
         m.submodules.scratchpad = spad = Scratchpad(n, cfg.spad_depth)
 
-        busy = seq.busy
-        m.d.comb += self.busy.eq(busy)
+        busy, busy_tail = Signal(), Signal()     # see Counters below for the tail
+        m.d.sync += busy_tail.eq(seq.busy)
+        m.d.comb += [busy.eq(seq.busy | busy_tail), self.busy.eq(busy)]
         region = bus.addr[REGION_SHIFT:]
         offset = bus.addr[:REGION_SHIFT]
         refused = Signal()
@@ -98,7 +99,8 @@ class NEPCore(wiring.Component):
             chunk_q = Signal(max(sel, 1))
             with m.If(bus.r_en):
                 m.d.sync += chunk_q.eq(chunk)
-            read_words[region_id] = late(rd.data.word_select(chunk_q, BUS_DATA_BITS) if sel else rd.data)
+            # Latency 2 registers the whole word straight off the block RAM, then picks the chunk.
+            read_words[region_id] = late(rd.data).word_select(late(chunk_q), BUS_DATA_BITS) if sel else late(rd.data)
             return rd
 
         prog_rd = chunked("program", Region.PROGRAM, INSTRUCTION_BITS, cfg.prog_depth, seq.prog_addr)
@@ -118,7 +120,7 @@ class NEPCore(wiring.Component):
             mv.segs.eq(seq.mv_segs), mv.w4.eq(seq.mv_w4), mv.out16.eq(seq.mv_out16),
             mv.mask_base.eq(seq.mv_mask_base), mv.value_base.eq(seq.mv_value_base),
             mv.beats.eq(seq.mv_beats), mv.dst.eq(seq.mv_dst), mv.src.eq(seq.mv_src),
-            mv.mat.eq(seq.mv_mat),
+            mv.mat.eq(seq.mv_mat), mv.weights.eq(seq.mv_weights),
             seq.mv_done.eq(mv.done), seq.mv_error.eq(mv.error),
             act.start.eq(seq.act_start), act.act.eq(seq.act_act), act.func.eq(seq.act_func),
             act.shift.eq(seq.act_shift), act.sat16.eq(seq.act_sat16), act.dst.eq(seq.act_dst),
@@ -156,22 +158,28 @@ class NEPCore(wiring.Component):
         ]
         read_words[Region.LUT] = late(act.lut_r_data).as_signed()
 
-        # Counters.
+        # Counters. Each cycle's increments are registered, then added (no unit's control logic
+        # in front of a 64-bit carry chain); `busy` stays high one cycle longer than the sequencer
+        # so that the host never reads a counter with an increment still in flight.
         counters = {name: Signal(COUNTER_BITS, name=name)
                     for name in ("cycles", "macs", "skipped", "stalls", "retired")}
         clear = bus.w_en & (region == Region.CSR) & (offset == Csr.CTRL) & \
             ((bus.w_data & Ctrl.CLEAR_COUNTERS) != 0)
         issued = (mv.mac_count != 0) | act.issued
+        increments = {
+            "cycles": seq.busy,
+            "macs": mv.mac_count,
+            "skipped": Mux(mv.done & (mv.error == 0), mv.skipped, 0),
+            "stalls": seq.busy & ~issued,
+            "retired": seq.retired,
+        }
+        pending = {name: Signal.like(inc, name=f"{name}_inc") for name, inc in increments.items()}
         with m.If(clear):
             m.d.sync += [c.eq(0) for c in counters.values()]
+            m.d.sync += [p.eq(0) for p in pending.values()]
         with m.Else():
-            m.d.sync += [
-                counters["cycles"].eq(counters["cycles"] + busy),
-                counters["macs"].eq(counters["macs"] + mv.mac_count),
-                counters["skipped"].eq(counters["skipped"] + Mux(mv.done & (mv.error == 0), mv.skipped, 0)),
-                counters["stalls"].eq(counters["stalls"] + (busy & ~issued)),
-                counters["retired"].eq(counters["retired"] + seq.retired),
-            ]
+            m.d.sync += [pending[name].eq(inc) for name, inc in increments.items()]
+            m.d.sync += [counters[name].eq(counters[name] + pending[name]) for name in counters]
 
         # Control registers.
         pc_start = Signal(16)

@@ -9,7 +9,7 @@ Mask words and value words are each read in address order by a prefetcher into a
 (`FIFO_DEPTH` words), so no memory output or memory address sits in the per-cycle loop: the loop
 only sees registers. Memory reads are synchronous (data one cycle after the address); the data is
 registered into the FIFO on arrival. A matrix starts `START_CYCLES` cycles after `start` (filling
-the FIFOs), then runs without bubbles: at most one word of each kind is used per cycle and the
+the FIFOs; mask words pass one more register, where the flags the loop needs are computed), then runs without bubbles: at most one word of each kind is used per cycle and the
 FIFO is deep enough to cover the read round trip. Prefetching may read words past the matrix's
 end; they are discarded at the next `start`.
 
@@ -29,7 +29,7 @@ from ..firmware.weight_format import MASK_BITS_PER_LANE, mask_word_bits, value_w
 
 INDEX_BITS = 16
 FIFO_DEPTH = 4
-START_CYCLES = 4        # `start` to the first `valid` cycle
+START_CYCLES = 5        # `start` to the first `valid` cycle
 
 
 def lowest_set_bit(m: Module, value: Value, name: str) -> Signal:
@@ -41,35 +41,52 @@ def lowest_set_bit(m: Module, value: Value, name: str) -> Signal:
     return index
 
 
-def prefetcher(m: Module, name: str, start: Value, base: Value, active: Value, mem_data: Value, pop: Value):
+def prefetcher(m: Module, name: str, start: Value, base: Value, active: Value, mem_data: Value, pop: Value,
+               prepare=None):
     """Reads consecutive words from `base` (given with `start`) into a FIFO while `active`.
 
-    Returns (addr, head, count): the read address to drive (a register), the oldest word and the
-    number of words held (both registers). `pop` drops the head; it must only be high when
+    Returns (addr, head, count): the read address to drive (a register), the oldest entry and the
+    number of entries held (both registers). `pop` drops the head; it must only be high when
     `count` is non-zero. An issued read arrives one cycle later and is registered into the FIFO,
-    so a word is usable two cycles after its address; `count` plus the read in flight never
-    exceeds FIFO_DEPTH, and with FIFO_DEPTH >= 3 one word per cycle can be used indefinitely.
+    so a word is usable two cycles after its address. With `prepare`, an arriving word is first
+    registered as it is, then `prepare(word, valid)` (an entry computed from that register; it may
+    keep its own state, advanced when `valid`) is what the FIFO holds: one cycle more. Entries held
+    plus reads in flight never exceed FIFO_DEPTH; the round trip (issue to the freed slot being
+    seen) is 3 cycles, or 4 with `prepare`, so FIFO_DEPTH = 4 sustains one word per cycle.
     """
-    width = len(mem_data)
     addr = Signal(17, name=f"{name}_addr")
     count = Signal(range(FIFO_DEPTH + 1), name=f"{name}_count")
     arriving = Signal(name=f"{name}_arriving")
+    if prepare is None:
+        write, word, in_flight = arriving, mem_data, arriving
+    else:
+        staged, write = Signal.like(mem_data, name=f"{name}_staged"), Signal(name=f"{name}_staged_valid")
+        word, in_flight = prepare(staged, write), arriving + write
     wr_ptr = Signal(range(FIFO_DEPTH), name=f"{name}_wr_ptr")
     rd_ptr = Signal(range(FIFO_DEPTH), name=f"{name}_rd_ptr")
-    entries = Array(Signal(width, name=f"{name}_entry{i}") for i in range(FIFO_DEPTH))
-    issue = active & (count + arriving < FIFO_DEPTH)
+    entries = Array(Signal(len(word), name=f"{name}_entry{i}") for i in range(FIFO_DEPTH))
+    issue = active & (count + in_flight < FIFO_DEPTH)
     with m.If(start):
         m.d.sync += [addr.eq(base), count.eq(0), arriving.eq(0), wr_ptr.eq(0), rd_ptr.eq(0)]
+        if prepare is not None:
+            m.d.sync += write.eq(0)
     with m.Else():
         m.d.sync += arriving.eq(issue)
+        if prepare is not None:
+            m.d.sync += [staged.eq(mem_data), write.eq(arriving)]
         with m.If(issue):
             m.d.sync += addr.eq(addr + 1)
-        with m.If(arriving):
-            m.d.sync += [entries[wr_ptr].eq(mem_data), wr_ptr.eq(wr_ptr + 1)]
+        with m.If(write):
+            m.d.sync += [entries[wr_ptr].eq(word), wr_ptr.eq(wr_ptr + 1)]
         with m.If(pop):
             m.d.sync += rd_ptr.eq(rd_ptr + 1)
-        m.d.sync += count.eq(count + arriving - pop)
+        m.d.sync += count.eq(count + write - pop)
     return addr, entries[rd_ptr], count
+
+
+def at_most_one_bit(value: Value) -> Value:
+    """`value` has at most one bit set (clearing its lowest set bit leaves nothing)."""
+    return (value & (value - 1)) == 0
 
 
 class Decompressor(wiring.Component):
@@ -116,10 +133,14 @@ class Decompressor(wiring.Component):
         rows, segs = Signal(16), Signal(16)
         w4 = Signal()
         beats_left = Signal(32)         # declared beats not yet consumed
+        exhausted = Signal()            # beats_left == 0
         row, seg = Signal(16), Signal(16)
+        last_row = Signal()             # the current row is the matrix's last
         last_seg = Signal()             # the current segment is its row's last
         odd = Signal()                  # the current beat is the high half of its int4 value word
         remaining = Signal(n * mb)      # bits of the current segment not yet issued
+        lane_has = Signal(n)            # lanes with a bit in `remaining`
+        seg_done = Signal()             # every lane has at most one bit left: the segment's last cycle
         loading = Signal()              # started, waiting for the first mask and value words
         running = Signal()
         last_mask = Signal(n * mb)      # mask bits that stand for real columns in a row's last segment
@@ -138,46 +159,63 @@ class Decompressor(wiring.Component):
         with m.If(self.start):
             m.d.sync += [
                 rows.eq(self.rows), segs.eq(self.segs), w4.eq(self.w4), beats_left.eq(self.beats),
-                row.eq(0), seg.eq(0), odd.eq(0), loading.eq(1), running.eq(0),
+                exhausted.eq(self.beats == 0), row.eq(0), seg.eq(0), last_row.eq(self.rows == 1),
+                odd.eq(0), loading.eq(1), running.eq(0),
             ]
 
-        # The masks of this cycle, and what is left of them after issuing one bit per lane.
-        current = remaining
+        # Mask words become FIFO entries ready to load: the word with the bits past `cols` cleared
+        # in a row's last segment, each lane's "has a bit", "every lane has at most one bit" and
+        # "last segment of its row". The segment a word belongs to is counted as words arrive.
+        fetch_seg, fetch_last = Signal(16), Signal()
+
+        def prepare_mask(word, valid):
+            with m.If(self.start):
+                m.d.sync += [fetch_seg.eq(0), fetch_last.eq(self.segs == 1)]
+            with m.Elif(valid):
+                m.d.sync += [fetch_seg.eq(Mux(fetch_last, 0, fetch_seg + 1)),
+                             fetch_last.eq(Mux(fetch_last, segs == 1, fetch_seg + 2 == segs))]
+            masked = (word & Mux(fetch_last, last_mask, Const(-1, n * mb)))[:n * mb]
+            lanes = [masked[lane * mb:(lane + 1) * mb] for lane in range(n)]
+            has = Cat(*[bits.any() for bits in lanes])
+            single = Cat(*[at_most_one_bit(bits) for bits in lanes]).all()
+            return Cat(masked, has, single, fetch_last)
+
+        mask_pop, value_pop = Signal(), Signal()
+        active = loading | running
+        mask_addr, mask_head, mask_count = prefetcher(
+            m, "mask", self.start, self.mask_base, active, self.mask_data, mask_pop, prepare=prepare_mask)
+        value_addr, value_head, value_count = prefetcher(
+            m, "value", self.start, self.value_base, active, self.value_data, value_pop)
+        m.d.comb += [self.mask_addr.eq(mask_addr), self.value_addr.eq(value_addr)]
+        head_mask = mask_head[:n * mb]
+        head_has = mask_head[n * mb:n * mb + n]
+        head_single = mask_head[n * mb + n]
+        head_last = mask_head[n * mb + n + 1]
+
+        # This cycle's segment: one bit per lane is issued; what is left, and the flags it will have.
         left = Signal(n * mb)
-        lane_has = Signal(n)
-        lane_single = Signal(n)         # at most one bit left in the lane: its last weight this segment
+        left_has, left_single = Signal(n), Signal(n)
         for lane in range(n):
-            bits = current[lane * mb:(lane + 1) * mb]
+            bits = remaining[lane * mb:(lane + 1) * mb]
+            rest = bits & (bits - 1)
             m.d.comb += [
-                lane_has[lane].eq(bits.any()),
-                left[lane * mb:(lane + 1) * mb].eq(bits & (bits - 1)),
-                lane_single[lane].eq(~(bits & (bits - 1)).any()),
+                left[lane * mb:(lane + 1) * mb].eq(rest),
+                left_has[lane].eq(rest.any()),
+                left_single[lane].eq(at_most_one_bit(rest)),
             ]
             j = lowest_set_bit(m, bits, f"lane{lane}_bit")
             m.d.comb += self.lane_index[lane].eq(Cat(j, seg)[:INDEX_BITS])
 
         uses_beat = lane_has.any()
-        seg_done = lane_single.all()
-        matrix_last = last_seg & (row + 1 == rows)
-        truncated = uses_beat & (beats_left == 0)
+        matrix_last = last_seg & last_row
+        truncated = uses_beat & exhausted
+        m.d.comb += value_pop.eq(running & uses_beat & (~w4 | odd))
 
-        # Prefetchers. A mask word is used when it becomes `remaining`; a value word by its last beat.
-        mask_pop, value_pop = Signal(), Signal()
-        active = loading | running
-        mask_addr, mask_head, mask_count = prefetcher(
-            m, "mask", self.start, self.mask_base, active, self.mask_data, mask_pop)
-        value_addr, value_head, value_count = prefetcher(
-            m, "value", self.start, self.value_base, active, self.value_data, value_pop)
-        m.d.comb += [
-            self.mask_addr.eq(mask_addr), self.value_addr.eq(value_addr),
-            value_pop.eq(running & uses_beat & (~w4 | odd)),
-        ]
-
-        def load_segment(is_last):
-            """The head mask word becomes the current segment (row's last if `is_last`)."""
+        def load_segment():
+            """The head mask entry becomes the current segment."""
             m.d.comb += mask_pop.eq(1)
-            m.d.sync += [remaining.eq(mask_head & Mux(is_last, last_mask, Const(-1, n * mb))),
-                         last_seg.eq(is_last)]
+            m.d.sync += [remaining.eq(head_mask), lane_has.eq(head_has), seg_done.eq(head_single),
+                         last_seg.eq(head_last)]
 
         # The value word of the current beat, split into per-lane slots.
         half = odd & w4
@@ -198,23 +236,24 @@ class Decompressor(wiring.Component):
         m.d.sync += [done.eq(0), error.eq(0)]
 
         with m.If(loading & ~self.start & (mask_count != 0) & (value_count != 0)):
-            load_segment(segs == 1)
+            load_segment()
             m.d.sync += [loading.eq(0), running.eq(1)]
 
         with m.If(running):
-            m.d.sync += [beats_left.eq(beats_left - uses_beat), odd.eq(odd ^ (uses_beat & w4)),
-                         remaining.eq(left)]
+            with m.If(uses_beat):
+                m.d.sync += [beats_left.eq(beats_left - 1), exhausted.eq(beats_left == 1), odd.eq(odd ^ w4)]
+            m.d.sync += [remaining.eq(left), lane_has.eq(left_has), seg_done.eq(left_single.all())]
             with m.If(truncated):
                 m.d.sync += [running.eq(0), done.eq(1), error.eq(ErrorCode.WEIGHT_TRUNCATED)]
             with m.Elif(seg_done):
                 with m.If(last_seg):
-                    m.d.sync += [seg.eq(0), row.eq(row + 1)]
+                    m.d.sync += [seg.eq(0), row.eq(row + 1), last_row.eq(row + 2 == rows)]
                 with m.Else():
                     m.d.sync += seg.eq(seg + 1)
                 with m.If(matrix_last):
                     m.d.sync += [running.eq(0), done.eq(1)]
-                    with m.If(beats_left != uses_beat):
+                    with m.If(Mux(uses_beat, beats_left != 1, beats_left != 0)):
                         m.d.sync += error.eq(ErrorCode.WEIGHT_LENGTH)
                 with m.Else():
-                    load_segment(Mux(last_seg, segs == 1, seg + 2 == segs))
+                    load_segment()
         return m

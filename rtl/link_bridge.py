@@ -50,11 +50,14 @@ def csr(offset: int) -> int:
 
 
 class LinkBridge(wiring.Component):
-    def __init__(self, idle_reset_cycles: int, bus_read_latency: int = 1):
-        """`bus_read_latency`: cycles from `r_en` to `r_data` of the core it drives (1 or 2)."""
-        assert bus_read_latency in (1, 2), bus_read_latency
+    def __init__(self, idle_reset_cycles: int, bus_read_latency: int = 1, bus_delay: int = 0):
+        """`bus_read_latency`: cycles from this bridge's `r_en` to `r_data` (at least 1);
+        `bus_delay`: cycles a write (CTRL.START included) takes to reach the core, when registers
+        sit between the two; the bridge waits that long before it looks at `core_busy`."""
+        assert bus_read_latency >= 1 and bus_delay >= 0, (bus_read_latency, bus_delay)
         self.idle_reset_cycles = idle_reset_cycles
         self.bus_read_latency = bus_read_latency
+        self.bus_delay = bus_delay
         super().__init__({
             "rx_data": In(8), "rx_valid": In(1),
             "tx_data": Out(8), "tx_valid": Out(1), "tx_ready": In(1),
@@ -105,6 +108,14 @@ class LinkBridge(wiring.Component):
             """Start a response: header bytes go in at HEADER, the body follows."""
             m.d.sync += [cmd.eq(command), resp_len.eq(payload_len), index.eq(0)]
             m.next = "HEADER"
+
+        waits = []
+
+        def wait_states(prefix, cycles, then):
+            """The first of `cycles` idle states that lead to state `then` (`then` itself for 0)."""
+            names = [f"{prefix}_WAIT{i}" for i in range(cycles)] + [then]
+            waits.extend(zip(names[:-1], names[1:]))
+            return names[0]
 
         with m.FSM():
             # --- receive ----------------------------------------------------------------------
@@ -209,15 +220,13 @@ class LinkBridge(wiring.Component):
                 m.next = "RUN_START"
             with m.State("RUN_START"):
                 m.d.comb += [bus.addr.eq(csr(Csr.CTRL)), bus.w_data.eq(Ctrl.START), bus.w_en.eq(1)]
-                m.next = "RUN_WAIT"
+                m.next = wait_states("RUN_START", self.bus_delay, "RUN_WAIT")
             with m.State("RUN_WAIT"):
                 with m.If(~self.core_busy):
                     m.next = "RUN_STATUS"
             with m.State("RUN_STATUS"):
                 m.d.comb += [bus.addr.eq(csr(Csr.STATUS)), bus.r_en.eq(1)]
-                m.next = "RUN_CAPTURE" if self.bus_read_latency == 1 else "RUN_STATUS_WAIT"
-            with m.State("RUN_STATUS_WAIT"):
-                m.next = "RUN_CAPTURE"
+                m.next = wait_states("RUN_STATUS", self.bus_read_latency - 1, "RUN_CAPTURE")
             with m.State("RUN_CAPTURE"):
                 m.d.sync += head.eq(bus.r_data)
                 answer(Command.ACK, 4)
@@ -250,9 +259,7 @@ class LinkBridge(wiring.Component):
             with m.State("READ_BUS"):
                 m.d.comb += [bus.addr.eq(addr), bus.r_en.eq(1)]
                 m.d.sync += [addr.eq(addr + 1), words.eq(words - 1)]
-                m.next = "READ_CAPTURE" if self.bus_read_latency == 1 else "READ_WAIT"
-            with m.State("READ_WAIT"):
-                m.next = "READ_CAPTURE"
+                m.next = wait_states("READ_BUS", self.bus_read_latency - 1, "READ_CAPTURE")
             with m.State("READ_CAPTURE"):
                 m.d.sync += [word.eq(bus.r_data), byte_i.eq(0)]
                 m.next = "READ_BYTES"
@@ -289,4 +296,8 @@ class LinkBridge(wiring.Component):
                 m.d.comb += [self.tx_data.eq(tx_crc[:8]), self.tx_valid.eq(1)]
                 with m.If(self.tx_ready):
                     m.next = "HUNT"
+
+            for name, then in waits:
+                with m.State(name):
+                    m.next = then
         return m

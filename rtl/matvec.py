@@ -19,6 +19,14 @@ from .requantizer import Requantizer
 from .scratchpad import READ_LATENCY
 
 
+def popcount(bits: Value) -> Value:
+    """Number of set bits, summed as a balanced tree (a chain of adders would be lanes deep)."""
+    level = [bits[i] for i in range(len(bits))]
+    while len(level) > 1:
+        level = [level[i] + level[i + 1] if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+    return level[0]
+
+
 class MatvecEngine(wiring.Component):
     def __init__(self, lanes: int, bank_bits: int):
         self.lanes = lanes
@@ -35,6 +43,7 @@ class MatvecEngine(wiring.Component):
             "dst": In(16),
             "src": In(16),
             "mat": In(16),
+            "weights": In(32),      # rows * cols (the sequencer's multiplier computes it)
             "busy": Out(1),
             "done": Out(1),
             "error": Out(8),
@@ -67,15 +76,16 @@ class MatvecEngine(wiring.Component):
         running = Signal()
         written = Signal(17)
         macs = Signal(32)
-        weights = Signal(32)                # rows * cols, ready long before the matrix ends
+        weights = Signal(32)
         mat_params = Signal(17)             # parameter word of row 0
         with m.If(self.start):
             m.d.sync += [
                 rows.eq(self.rows), cols.eq(self.cols), out16.eq(self.out16), dst.eq(self.dst),
                 src_row.eq(self.src >> (n - 1).bit_length()), mat_params.eq(self.mat + HEADER_WORDS),
-                running.eq(1), written.eq(0), macs.eq(0),
+                weights.eq(self.weights), running.eq(1), written.eq(0), macs.eq(0),
             ]
-        m.d.sync += weights.eq(rows * cols)
+        skipped = Signal(32)                # valid once the last beat has been counted
+        m.d.sync += skipped.eq(weights - macs)
         m.d.comb += [
             dec.start.eq(self.start), dec.rows.eq(self.rows), dec.cols.eq(self.cols), dec.segs.eq(self.segs),
             dec.w4.eq(self.w4), dec.mask_base.eq(self.mask_base),
@@ -98,7 +108,7 @@ class MatvecEngine(wiring.Component):
         m.d.sync += [valid_a.eq(dec.valid), lane_valid_a.eq(dec.lane_valid), row_end_a.eq(dec.row_end),
                      row_a.eq(dec.row)]
         count = Signal(range(n + 1))
-        m.d.comb += count.eq(sum(lane_valid_a[i] for i in range(n)))
+        m.d.comb += count.eq(popcount(lane_valid_a))
         m.d.comb += self.mac_count.eq(count)
         with m.If(valid_a & ~self.start):
             m.d.sync += macs.eq(macs + count)
@@ -126,14 +136,14 @@ class MatvecEngine(wiring.Component):
         params = data.View(ROW_PARAMS.layout(), params_q)
         m.d.comb += [
             rq.valid.eq(delay(mac.out_valid, 2, "acc_valid")), rq.acc.eq(delay(mac.out_acc, 2, "acc")),
-            rq.tag.eq(delay(mac.out_tag, 2, "acc_tag")),
+            rq.tag.eq(delay(dst + mac.out_tag, 2, "acc_tag")),     # the row's destination entry
             rq.bias.eq(params.bias), rq.mult.eq(params.mult), rq.shift.eq(params.shift),
             rq.out16.eq(out16),
         ]
 
         m.d.comb += [
             self.w_en.eq(rq.out_valid & running),
-            self.w_addr.eq(dst + rq.out_tag),
+            self.w_addr.eq(rq.out_tag),
             self.w_data.eq(rq.out_value),
         ]
         with m.If(self.w_en):
@@ -143,6 +153,6 @@ class MatvecEngine(wiring.Component):
             m.d.comb += [self.done.eq(1), self.error.eq(dec.error)]
             m.d.sync += running.eq(0)
         with m.Elif(running & (written == rows)):
-            m.d.comb += [self.done.eq(1), self.skipped.eq(weights - macs)]
+            m.d.comb += [self.done.eq(1), self.skipped.eq(skipped)]
             m.d.sync += running.eq(0)
         return m

@@ -11,7 +11,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..firmware.number_formats import ACC_BITS, MULT_BITS
-from .fixed_point import round_bias, saturate
+from .fixed_point import round_bias, saturate, shift_rounded
 
 LATENCY = 6
 HALF_BITS = ACC_BITS // 2
@@ -66,7 +66,7 @@ class Requantizer(wiring.Component):
         ctrl = advance(ctrl)
 
         scaled = Signal(signed(len(biased_q)))
-        m.d.sync += scaled.eq(biased_q >> ctrl[2])
+        m.d.sync += scaled.eq(shift_rounded(biased_q, ctrl[2], len(product)))
         ctrl = advance(ctrl)
 
         out16 = ctrl[3]

@@ -58,6 +58,7 @@ class Sequencer(wiring.Component):
             "mv_dst": Out(16),
             "mv_src": Out(16),
             "mv_mat": Out(16),
+            "mv_weights": Out(32),      # rows * cols, for the MATVEC's skipped-weight count
             "mv_done": In(1),
             "mv_error": In(8),
 
@@ -136,6 +137,10 @@ class Sequencer(wiring.Component):
         ]
         m.d.comb += [self.prog_addr.eq(pc), self.param_addr.eq(ir.b)]
 
+        # One multiplier: rows * segs in MV_SUM, rows * cols (kept for the MATVEC) in MV_FLAGS.
+        weights, product, use_segs = Signal(32), Signal(32), Signal()
+        m.d.comb += [product.eq(rows * Mux(use_segs, segs, cols)), self.mv_weights.eq(weights)]
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -190,8 +195,9 @@ class Sequencer(wiring.Component):
             value_end = Signal(34)
             a_end, dst_end = Signal(17), Signal(17)
             with m.State("MV_SUM"):
+                m.d.comb += use_segs.eq(1)
                 m.d.sync += [
-                    param_end.eq(ir.b + HEADER_WORDS + rows), mask_cells.eq(rows * segs),
+                    param_end.eq(ir.b + HEADER_WORDS + rows), mask_cells.eq(product),
                     value_end.eq(h1.value_base + value_words),
                     a_end.eq(ir.a + cols), dst_end.eq(ir.dst + rows),
                 ]
@@ -200,6 +206,7 @@ class Sequencer(wiring.Component):
             bad_header, out_of_range, misaligned, overlap = Signal(), Signal(), Signal(), Signal()
             with m.State("MV_FLAGS"):
                 m.d.sync += [
+                    weights.eq(product),
                     bad_header.eq((h0.magic != MATRIX_MAGIC) | (h0.lanes != n) | (rows == 0) |
                                   (cols == 0) |
                                   ((h0.as_value() & HEADER0.reserved_mask) != 0) |

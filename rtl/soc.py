@@ -14,6 +14,8 @@ from .core import NEPCore
 from .link_bridge import LinkBridge
 from .uart import UartRx, UartTx
 
+BUS_STAGES = 1      # registers between the bridge's bus requests and the core
+
 
 class NEPSoC(wiring.Component):
     def __init__(self, config: CoreConfig = CoreConfig(), divisor: int = 8):
@@ -27,13 +29,16 @@ class NEPSoC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # On an FPGA every block RAM output is registered; the bridge waits the extra cycle.
+        # On an FPGA every block RAM output is registered (a 2-cycle core read) and the bridge's
+        # bus requests pass one register stage on their way to the core; the bridge waits for both.
         m.submodules.core = core = NEPCore(self.config, bus_read_latency=2)
         m.submodules.rx = rx = UartRx(self.divisor)
         m.submodules.tx = tx = UartTx(self.divisor)
         m.submodules.bridge = bridge = LinkBridge(idle_reset_cycles=IDLE_RESET_BYTES * 10 * self.divisor,
-                                                       bus_read_latency=2)
-        wiring.connect(m, bridge.bus, core.bus)
+                                                       bus_read_latency=BUS_STAGES + 2, bus_delay=BUS_STAGES)
+        m.d.sync += [core.bus.addr.eq(bridge.bus.addr), core.bus.w_data.eq(bridge.bus.w_data),
+                     core.bus.w_en.eq(bridge.bus.w_en), core.bus.r_en.eq(bridge.bus.r_en)]
+        m.d.comb += bridge.bus.r_data.eq(core.bus.r_data)
         m.d.comb += [
             rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx),
             bridge.rx_data.eq(rx.data), bridge.rx_valid.eq(rx.valid),
