@@ -376,7 +376,7 @@ class Run:
             return
         import shutil
         os.makedirs(ARTIFACTS_DIR, exist_ok=True)
-        for name in ("student_q4s.npz", "student_q8.npz", "report.json", "report.png", "config.json"):
+        for name in ("student_q4s.npz", "report.json", "report.png", "config.json"):   # q8: in the run dir
             shutil.copy(self.path(name), os.path.join(ARTIFACTS_DIR, name))
         self.log(f"publish: artifacts in {ARTIFACTS_DIR}")
 
