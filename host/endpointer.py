@@ -34,24 +34,33 @@ class EndpointRule:
 
 @dataclass(frozen=True)
 class EndpointConfig:
-    rule1: EndpointRule = EndpointRule(False, 2.4, 0.0)
-    rule2: EndpointRule = EndpointRule(True, 1.2, 0.0)
-    rule3: EndpointRule = EndpointRule(False, 0.0, 20.0)
+    rule1: EndpointRule | None = EndpointRule(False, 2.4, 0.0)     # None disables a rule
+    rule2: EndpointRule | None = EndpointRule(True, 1.2, 0.0)
+    rule3: EndpointRule | None = EndpointRule(False, 0.0, 20.0)
 
     def fired(self, decoded_s: float, trailing_silence_s: float, has_tokens: bool) -> str | None:
         """The name of the first rule that holds, or None."""
         for name in ("rule1", "rule2", "rule3"):
-            if getattr(self, name).holds(decoded_s, trailing_silence_s, has_tokens):
+            rule = getattr(self, name)
+            if rule is not None and rule.holds(decoded_s, trailing_silence_s, has_tokens):
                 return name
         return None
 
     def earlier(self, seconds: float) -> "EndpointConfig":
         """The same rules, each threshold `seconds` lower (not below 0)."""
-        def shift(r: EndpointRule) -> EndpointRule:
+        def shift(r: EndpointRule | None) -> EndpointRule | None:
+            if r is None:
+                return None
             return EndpointRule(r.must_contain_nonsilence,
                                 round(max(0.0, r.min_trailing_silence_s - seconds), 6) if r.min_trailing_silence_s else 0.0,
                                 round(max(0.0, r.min_utterance_length_s - seconds), 6) if r.min_utterance_length_s else 0.0)
         return EndpointConfig(shift(self.rule1), shift(self.rule2), shift(self.rule3))
+
+    def safety_net(self) -> "EndpointConfig":
+        """Without rule2: beside the EOQ detector, only the long rules stay. Rule2 (1.2 s after a
+        token) judges by the decoder alone and cuts speakers off mid-sentence when the decoder
+        falls silent while they talk; the detector hears the speech."""
+        return EndpointConfig(self.rule1, None, self.rule3)
 
 
 FINAL = EndpointConfig()
@@ -67,10 +76,14 @@ def trailing_silence_s(decoded_steps: int, timestamps: tuple[int, ...], step_s: 
 class Endpointer:
     """Speculative and final end-pointing over one utterance's steps: `update(step)` returns the
     events the step causes, among "speculative_final" (once) and "final". A rule set of None
-    disables it; with an EOQ detector, each end-pointer fires on its rules or its threshold."""
+    disables it; with an EOQ detector, each end-pointer fires on its threshold or on its rules'
+    safety net (`EndpointConfig.safety_net`)."""
 
     def __init__(self, final: EndpointConfig | None = FINAL, speculative: EndpointConfig | None = SPECULATIVE,
                  eoq: EoqDetector | None = None):
+        if eoq is not None:
+            final = final.safety_net() if final is not None else None
+            speculative = speculative.safety_net() if speculative is not None else None
         self.final, self.speculative, self.eoq = final, speculative, eoq
         self.tracker = eoq.tracker() if eoq is not None else None
         self.speculated = False

@@ -25,7 +25,7 @@ from .endpoint_eval import replay
 from .endpointer import FINAL, SPECULATIVE, Endpointer
 from .eoq import FEATURES, EoqDetector, StepInfo, end_word_table, fit_logistic
 
-GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
+GRID = np.concatenate([np.round(np.arange(0.02, 0.99, 0.01), 2), [0.985, 0.99, 0.995, 0.998, 0.999, 0.9995]])
 Trace = list[tuple[float, StepInfo]]
 
 
@@ -62,8 +62,8 @@ def calibrate(detector: EoqDetector, traces: list[Trace], ends: list[float], max
         tracker = detector.tracker()
         probs = [tracker.update(step) for _, step in trace]
         times = [now for now, _ in trace]
-        per.append((times, probs, replay(trace, Endpointer(FINAL, None)).final_s,
-                    replay(trace, Endpointer(None, SPECULATIVE)).speculative_s))
+        per.append((times, probs, replay(trace, Endpointer(FINAL.safety_net(), None)).final_s,
+                    replay(trace, Endpointer(None, SPECULATIVE.safety_net())).speculative_s))
     n = len(traces)
 
     def finals(th):

@@ -36,3 +36,10 @@ def test_earlier_never_goes_below_zero():
     cfg = EndpointConfig(EndpointRule(False, 0.1, 0.0), EndpointRule(True, 0.0, 0.0), EndpointRule(False, 0.0, 0.1))
     e = cfg.earlier(0.2)
     assert (e.rule1.min_trailing_silence_s, e.rule3.min_utterance_length_s) == (0.0, 0.0)
+
+
+def test_safety_net_drops_only_the_decoder_silence_rule():
+    net = FINAL.safety_net()
+    assert net.fired(3.0, 1.2, True) is None and FINAL.fired(3.0, 1.2, True) == "rule2"
+    assert net.fired(3.0, 2.4, False) == "rule1" and net.fired(20.0, 0.0, True) == "rule3"
+    assert net.earlier(0.2).rule2 is None and net.earlier(0.2).rule1 == SPECULATIVE.rule1
