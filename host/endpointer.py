@@ -88,15 +88,17 @@ class Endpointer:
         self.tracker = eoq.tracker() if eoq is not None else None
         self.speculated = False
         self.probability: float | None = None
+        self.held = 0                                   # consecutive steps with P >= final_threshold
 
     def update(self, step: StepInfo) -> list[str]:
         self.probability = p = self.tracker.update(step) if self.tracker is not None else None
+        self.held = self.held + 1 if p is not None and p >= self.eoq.final_threshold else 0
         args = (step.time_s, step.trailing_silence_s, step.has_tokens)
         out = []
         if not self.speculated and self.speculative is not None and (
                 self.speculative.fired(*args) or (p is not None and p >= self.eoq.speculative_threshold)):
             self.speculated = True
             out.append("speculative_final")
-        if self.final is not None and (self.final.fired(*args) or (p is not None and p >= self.eoq.final_threshold)):
+        if self.final is not None and (self.final.fired(*args) or (p is not None and self.held > self.eoq.final_hold_steps)):
             out.append("final")
         return out

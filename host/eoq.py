@@ -9,9 +9,10 @@ log-mel energy). `EoqTracker` turns the stream of steps into a feature vector:
                ends a request in the training transcripts (log-odds, learned per word: "call" rarely
                ends one, "lights" often does), so a pause after "call" is not taken for the end;
 and a logistic regression gives P(the speaker has finished). The speculative end-pointer fires at
-the first step with P >= `speculative_threshold`, the final one at P >= `final_threshold`; the
-thresholds are calibrated on data (`host.eoq_train`) for an early cut-off rate within budget and
-the speculative one about 200 ms ahead. The rule-based end-pointers stay as a fallback.
+the first step with P >= `speculative_threshold`; the final one once P >= `final_threshold` has
+held for more than `final_hold_steps` steps, so it trails the speculative one by that hold (about
+200 ms) whatever the voice. The threshold is calibrated on data (`host.eoq_train`) for an early
+cut-off rate within budget. The long rule-based end-pointers stay as a safety net.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class EoqDetector:
     unknown_word_log_odds: float = 0.0
     speculative_threshold: float = 0.5
     final_threshold: float = 0.8
+    final_hold_steps: int = 0                          # final: P >= final_threshold for more steps than this
     calibration: dict = field(default_factory=dict)    # what the thresholds achieved on their data
 
     def __post_init__(self):

@@ -7,9 +7,9 @@ Each utterance (a training-engine split: the held-out flite voices stay out) is 
 end-pointing off, padded with silence, by default on `host.reference_rnnt` (the integer golden
 model, bit-exact with the device and 5-10x faster than the golden device); every step becomes a labelled example (has the
 speech ended by this step?). The first half of the utterances fits the logistic regression, the
-second half calibrates its thresholds: the final one is the lowest whose early cut-off rate stays
-within `--max-early`, the speculative one the highest whose median lead over the final end-point
-is at least `--lead-s`. The end-word table comes from the training transcripts.
+second half calibrates the threshold: the lowest whose early cut-off rate stays within
+`--max-early` for the final end-pointer, which waits `--lead-s` (in whole steps) past the first
+step over it, where the speculative one fires. The end-word table comes from the training transcripts.
 """
 
 from __future__ import annotations
@@ -49,14 +49,23 @@ def examples(detector: EoqDetector, traces: list[Trace], ends: list[float]) -> t
     return np.array(xs), np.array(ys)
 
 
-def _first(times: list[float], probs: list[float], threshold: float, fallback: float | None) -> float | None:
-    t = next((t for t, p in zip(times, probs) if p >= threshold), None)
+def _first(times: list[float], probs: list[float], threshold: float, hold: int, fallback: float | None) -> float | None:
+    """When P >= threshold has held for more than `hold` steps (or the fallback fired first)."""
+    run, t = 0, None
+    for time_s, p in zip(times, probs):
+        run = run + 1 if p >= threshold else 0
+        if run > hold:
+            t = time_s
+            break
     return t if fallback is None or (t is not None and t <= fallback) else fallback
 
 
 def calibrate(detector: EoqDetector, traces: list[Trace], ends: list[float], max_early: float = 0.01,
-              lead_s: float = 0.2) -> tuple[float, float, dict]:
-    """(speculative threshold, final threshold, what they achieve on these traces)."""
+              lead_s: float = 0.2) -> tuple[float, int, dict]:
+    """(threshold, final hold in steps, what they achieve on these traces): the speculative
+    end-pointer fires at the first step over the threshold, the final one `lead_s` of steps later."""
+    from .recognizer import STEP_S
+    hold = int(np.ceil(lead_s / STEP_S - 1e-9))
     per = []
     for trace in traces:
         tracker = detector.tracker()
@@ -67,25 +76,19 @@ def calibrate(detector: EoqDetector, traces: list[Trace], ends: list[float], max
     n = len(traces)
 
     def finals(th):
-        return [_first(t, p, th, f) for t, p, f, _ in per]
+        return [_first(t, p, th, hold, f) for t, p, f, _ in per]
 
-    final_th = next((th for th in GRID
-                     if sum(f is not None and f < e for f, e in zip(finals(th), ends)) / n <= max_early), GRID[-1])
-    final_at = finals(final_th)
-    spec_th, spec_at = GRID[0], None
-    for th in [g for g in GRID if g <= final_th][::-1]:
-        spec = [_first(t, p, th, s) for t, p, _, s in per]
-        leads = [f - s for f, s in zip(final_at, spec) if f is not None and s is not None]
-        if leads and np.median(leads) >= lead_s - 1e-9:
-            spec_th, spec_at = th, spec
-            break
+    threshold = next((th for th in GRID
+                      if sum(f is not None and f < e for f, e in zip(finals(th), ends)) / n <= max_early), GRID[-1])
+    final_at = finals(threshold)
+    spec_at = [_first(t, p, threshold, 0, s) for t, p, _, s in per]
     lat = [f - e for f, e in zip(final_at, ends) if f is not None]
-    leads = [f - s for f, s in zip(final_at, spec_at or []) if f is not None and s is not None]
-    report = {"utterances": n, "max_early": max_early, "lead_s": lead_s,
+    leads = [f - s for f, s in zip(final_at, spec_at) if f is not None and s is not None]
+    report = {"utterances": n, "max_early": max_early, "lead_s": lead_s, "final_hold_steps": hold,
               "final_early_cutoff_rate": round(sum(x < 0 for x in lat) / n, 4),
               "final_latency_median_s": round(float(np.median(lat)), 3) if lat else None,
               "speculative_lead_median_s": round(float(np.median(leads)), 3) if leads else None}
-    return float(spec_th), float(final_th), report
+    return float(threshold), hold, report
 
 
 def train_detector(traces: list[Trace], ends: list[float], train_texts: list[str], max_early: float = 0.01,
@@ -96,9 +99,9 @@ def train_detector(traces: list[Trace], ends: list[float], train_texts: list[str
     x, y = examples(blank, traces[:half], ends[:half])
     w = fit_logistic(x, y)
     fitted = EoqDetector(tuple(round(float(v), 5) for v in w), table, prior)
-    spec, final, report = calibrate(fitted, traces[half:], ends[half:], max_early, lead_s)
+    threshold, hold, report = calibrate(fitted, traces[half:], ends[half:], max_early, lead_s)
     report["fit_utterances"], report["fit_steps"] = half, len(y)
-    return EoqDetector(fitted.weights, table, prior, spec, final, report)
+    return EoqDetector(fitted.weights, table, prior, threshold, threshold, hold, report)
 
 
 def _train_texts(corpus: str) -> list[str]:
@@ -149,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     det.save(args.output)
     print(f"EOQ detector -> {args.output}")
     print("  weights " + " ".join(f"{n}={w:+.3f}" for n, w in zip(FEATURES, det.weights)))
-    print(f"  thresholds: speculative {det.speculative_threshold}, final {det.final_threshold}")
+    print(f"  threshold {det.final_threshold}: speculative at the first step over it, final after "
+          f"{det.final_hold_steps} more")
     for k, v in det.calibration.items():
         print(f"  {k:<28} {v}")
     return 0

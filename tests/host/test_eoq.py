@@ -70,7 +70,7 @@ def test_trained_detector_meets_its_early_budget_and_leads_the_final():
     cal = det.calibration
     assert cal["final_early_cutoff_rate"] <= 0.05
     assert cal["speculative_lead_median_s"] >= 0.12
-    assert det.speculative_threshold <= det.final_threshold
+    assert det.speculative_threshold == det.final_threshold and det.final_hold_steps == 2    # ceil(0.12 / 0.06)
     assert cal["final_latency_median_s"] < 1.2                 # well ahead of the 1.2 s rule
 
 
@@ -80,7 +80,7 @@ def test_calibration_is_stricter_when_asked():
     det = train_detector(traces, ends, ["turn on the lights"], max_early=0.5)
     loose = calibrate(det, traces, ends, max_early=0.5)
     strict = calibrate(det, traces, ends, max_early=0.0)
-    assert strict[1] >= loose[1]
+    assert strict[0] >= loose[0] and strict[1] == loose[1] == 4          # 0.2 s = 4 steps of hold
     assert strict[2]["final_early_cutoff_rate"] == 0.0
 
 
