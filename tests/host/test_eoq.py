@@ -72,6 +72,14 @@ def test_trained_detector_meets_its_early_budget_and_leads_the_final():
     assert cal["speculative_lead_median_s"] >= 0.12
     assert det.speculative_threshold == det.final_threshold and det.final_hold_steps == 2    # ceil(0.12 / 0.06)
     assert cal["final_latency_median_s"] < 1.2                 # well ahead of the 1.2 s rule
+    # the calibration's own bookkeeping agrees with the Endpointer the recognizer drives
+    from edgeasr.host.endpoint_eval import replay
+    from edgeasr.host.endpointer import FINAL, SPECULATIVE, Endpointer
+    fire = [replay(t, Endpointer(FINAL, SPECULATIVE, det)) for t in traces[40:]]
+    assert np.median([f.final_s - e for f, e in zip(fire, ends[40:])]) == pytest.approx(cal["final_latency_median_s"],
+                                                                                         abs=1e-3)
+    assert np.median([f.final_s - f.speculative_s for f in fire]) == pytest.approx(cal["speculative_lead_median_s"],
+                                                                                     abs=1e-3)
 
 
 def test_calibration_is_stricter_when_asked():
