@@ -65,7 +65,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
     eoq = EoqDetector.load(eoq_path) if eoq_path else None
     image = compile_student(load_student(model), CoreConfig(lanes=lanes))
     config = RecognizerConfig(endpoint=None, speculative=None)       # decode everything; end-point by replay
-    refs, hyps, spec_lat, final_lat, ends, traces, audios = [], [], [], [], [], [], []
+    refs, hyps, spec_lat, final_lat, leads, ends, traces, audios = [], [], [], [], [], [], [], []
     early = agree = n_spec = identical = 0
     lattice_bytes = audio_bytes = 0
     cycles = wall = audio_s = 0.0
@@ -93,6 +93,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
             if fire.speculative_s is not None:
                 n_spec += 1
                 spec_lat.append(fire.speculative_s - end)
+                leads.append(final_s - fire.speculative_s)
                 agree += fire.speculative_text == fire.final_text
             cycles += r.device["cycles"]
             audio_s += r.device["audio_s"]
@@ -114,8 +115,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
         "wall_s_per_audio_s": round(wall / max(audio_s, 1e-9), 3),
         "latency_speculative_s": {"median": _pct(spec_lat, 50), "p90": _pct(spec_lat, 90)},
         "latency_final_s": {"median": _pct(final_lat, 50), "p90": _pct(final_lat, 90)},
-        "speculative_lead_s_median": _pct([f - s for f, s in zip(final_lat, spec_lat)], 50)
-        if len(spec_lat) == len(final_lat) else None,
+        "speculative_lead_s_median": _pct(leads, 50),      # final - speculative, where both fired
         "early_cutoff_rate": round(early / n, 4),
         "speculative_rate": round(n_spec / n, 4),
         "speculative_agreement": round(agree / n_spec, 4) if n_spec else None,
