@@ -94,13 +94,9 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..firmware.compiler import compile_student
-    from ..firmware.memory_map import CoreConfig
     from ..models.export import load_image as load_student
     from .bench_asr import default_corpus
-    from .device import open_device
-    from .nep_rnnt import NepRnnt
-    from .reference_rnnt import ReferenceRnnt
+    from .reference_rnnt import open_decoder
     from .transcribe_cli import default_model
     p = argparse.ArgumentParser(prog="edgeasr bench bias", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None)
@@ -116,14 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print("edgeasr bench bias: need --model and --corpus (none found)", file=sys.stderr)
         return 1
     boosts = tuple(float(b) for b in args.boosts.split(","))
-    student = load_student(model)
-    if args.device == "reference":
-        out = run_bench_bias(ReferenceRnnt(student), corpus, args.contacts, boosts, args.limit)
-    else:
-        config = CoreConfig(lanes=16)
-        with open_device(args.device, config) as dev:
-            out = run_bench_bias(NepRnnt(dev, compile_student(student, config)), corpus, args.contacts, boosts,
-                                 args.limit)
+    with open_decoder(args.device, load_student(model)) as rnnt:
+        out = run_bench_bias(rnnt, corpus, args.contacts, boosts, args.limit)
     out.update(model=model, device=args.device)
     for k, v in out.items():
         print(f"  {k:<28} {v}")

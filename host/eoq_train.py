@@ -110,13 +110,10 @@ def _train_texts(corpus: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..firmware.compiler import compile_student
-    from ..firmware.memory_map import CoreConfig
     from ..models.corpus.build import load_split
     from ..models.export import load_image as load_student
     from .bench_asr import default_corpus
-    from .device import open_device
-    from .nep_rnnt import NepRnnt
+    from .reference_rnnt import open_decoder
     from .transcribe_cli import default_eoq_path, default_model
     p = argparse.ArgumentParser(prog="edgeasr eoq train", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None)
@@ -138,14 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(utts) < 4:
         print(f"edgeasr eoq train: {len(utts)} utterances in {args.split}; need at least 4", file=sys.stderr)
         return 1
-    student = load_student(model)
-    if args.device == "reference":
-        from .reference_rnnt import ReferenceRnnt
-        traces = decode_traces(ReferenceRnnt(student), utts)
-    else:
-        config = CoreConfig(lanes=16)
-        with open_device(args.device, config) as dev:
-            traces = decode_traces(NepRnnt(dev, compile_student(student, config)), utts)
+    with open_decoder(args.device, load_student(model)) as rnnt:
+        traces = decode_traces(rnnt, utts)
     ends = [u.speech_end_s if u.speech_end_s is not None else len(u.audio) / 16000 for u in utts]
     det = train_detector(traces, ends, _train_texts(corpus), args.max_early, args.lead_s)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

@@ -10,6 +10,8 @@ in a result that reports device figures.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..models.export import ExportedStudent
@@ -57,3 +59,18 @@ class ReferenceRnnt:
 
     def joint(self, enc_t: np.ndarray, pred_h: np.ndarray) -> np.ndarray:
         return self.golden.joint(np.asarray(enc_t, np.int64), np.asarray(pred_h, np.int64))
+
+
+@contextmanager
+def open_decoder(device: str, student: ExportedStudent, lanes: int = 16):
+    """"reference": a ReferenceRnnt; "golden"/"verilator": a NepRnnt on that backend, the student
+    compiled for `lanes` (the device is closed on exit). For tools that decode many utterances."""
+    if device == "reference":
+        yield ReferenceRnnt(student)
+        return
+    from ..firmware.compiler import compile_student
+    from ..firmware.memory_map import CoreConfig
+    from .device import open_device
+    config = CoreConfig(lanes=lanes)
+    with open_device(device, config) as dev:
+        yield NepRnnt(dev, compile_student(student, config))

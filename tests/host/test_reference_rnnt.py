@@ -24,3 +24,11 @@ def test_reference_equals_the_golden_device(small_student):
     assert a == b and on_device.trace == on_host.trace
     enc_host = [ref.encoder_step(np.full(ref.features, 5), np.full(ref.features, -7)) for _ in range(3)]
     assert all(np.array_equal(x, y) for x, y in zip(enc_device, enc_host))
+
+
+def test_open_decoder_gives_the_reference_or_a_device(small_student):
+    from edgeasr.host.reference_rnnt import open_decoder
+    with open_decoder("reference", small_student) as ref:
+        assert isinstance(ref, ReferenceRnnt)
+    with open_decoder("golden", small_student, lanes=8) as nep:
+        assert isinstance(nep, NepRnnt) and nep.vocab == ref.vocab
