@@ -53,6 +53,8 @@ class GoldenCore:
         for region in (Region.PROGRAM, Region.PARAM, Region.MASK, Region.VALUE):
             depth, bits = regions[region]
             self._wide[region] = np.zeros((depth, chunks(bits)), dtype="<u4")
+        # A word narrower than the bus (2-lane values: 16 bits) keeps only its own bits.
+        self._chunk_mask = {region: (1 << min(regions[region][1], BUS_DATA_BITS)) - 1 for region in self._wide}
         self.spad = np.zeros(config.spad_depth, dtype=np.int64)
         self.lut = default_luts()
         self.counters = dict.fromkeys(_COUNTER_CSRS.values(), 0)
@@ -69,7 +71,7 @@ class GoldenCore:
             mem = self._wide[region]
             word, chunk = divmod(offset, mem.shape[1])
             if word < mem.shape[0]:
-                mem[word, chunk] = data
+                mem[word, chunk] = data & self._chunk_mask[region]
         elif region == Region.SPAD:
             if offset < self.spad.size:
                 self.spad[offset] = wrap(data & ((1 << SPAD_BITS) - 1), SPAD_BITS)

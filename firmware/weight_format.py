@@ -27,7 +27,7 @@ PARAM_WORD_BITS = 64
 VALUE_SLOT_BITS = 8
 MATRIX_MAGIC = 0xE5
 HEADER_WORDS = 2
-LANES_MIN, LANES_MAX = 4, 32
+LANES_MIN, LANES_MAX = 2, 32      # 2 lanes: the smallest boards (iCE40 UP5K)
 
 WBITS_CODE = {8: 0, 4: 1}       # header field `w4` is 1 for int4 weights
 
