@@ -8,6 +8,7 @@ Fmax nextpnr reports for the NEP clock), without programming anything.
 import json
 import os
 import re
+import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +41,9 @@ class Board:
     core_read_latency: int = 2
     bus_stages: int = 1
     counter_bits: int = 64
+    # The part's data-sheet resources where nextpnr reports more: it places an LFE5U-12F on the
+    # 25k die the part shares and reports that die's cells as available.
+    limits: tuple[tuple[str, int], ...] = ()
 
 
 BOARDS = {
@@ -52,7 +56,8 @@ BOARDS = {
     "ulx3s-12f": Board("ulx3s-12f", "ULX3S_12F_Platform", "amaranth_boards.ulx3s",
                        CoreConfig(lanes=4, spad_depth=4096, prog_depth=512, param_depth=1024,
                                   mask_depth=1024, value_depth=4096),
-                       nep_hz=50e6, baud=1_000_000, pll=True),
+                       nep_hz=50e6, baud=1_000_000, pll=True,
+                       limits=(("TRELLIS_COMB", 12_000), ("DP16KD", 32), ("MULT18X18D", 28))),
     # iCE40 UP5K (5280 LUT4, 30 x 4 kbit block RAM, 8 DSP): 2 lanes, no 100 MHz registers.
     "icebreaker": Board("icebreaker", "ICEBreakerPlatform", "amaranth_boards.icebreaker",
                         CoreConfig(lanes=2, spad_depth=256, prog_depth=32, param_depth=128,
@@ -135,6 +140,15 @@ def parse_report(log: str, clock_hint: str = "") -> dict:
     return report
 
 
+def apply_limits(report: dict, limits) -> dict:
+    """Caps each listed cell's `available` at the part's data-sheet figure (the die's stays beside it)."""
+    for cell, limit in limits:
+        if cell in report["utilisation"]:
+            use = report["utilisation"][cell]
+            use["die_available"], use["available"] = use["available"], min(use["available"], limit)
+    return report
+
+
 def build_board(name: str, out_dir: Path) -> dict:
     """Synthesize, place, route and pack the SoC for board `name`; returns and saves the report."""
     board = BOARDS[name]
@@ -150,18 +164,25 @@ def build_board(name: str, out_dir: Path) -> dict:
         if board.synth_opts:
             options["synth_opts"] = board.synth_opts
         platform.build(BoardTop(board), name="nep_soc", build_dir=str(out_dir), do_program=False, **options)
+        error = None
+    except subprocess.CalledProcessError as e:
+        error = f"{e.cmd} exited with {e.returncode} (see nep_soc.tim)"   # e.g. the design does not fit
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    report = parse_report((out_dir / "nep_soc.tim").read_text(errors="replace"))
-    bitstreams = sorted(str(p) for p in out_dir.glob("nep_soc.bi*"))
+    log = out_dir / "nep_soc.tim"
+    report = parse_report(log.read_text(errors="replace") if log.exists() else "")
+    apply_limits(report, board.limits)
+    bitstreams = sorted(str(p) for p in out_dir.glob("nep_soc.bi*")) if error is None else []
     report.update({
         "board": name, "platform": board.platform, "config": asdict(board.config),
         "nep_clock_mhz": board.nep_hz / 1e6, "baud": board.baud, "bitstreams": bitstreams,
         "build_seconds": round(time.monotonic() - start, 1),
+        "fits": error is None and all(u["used"] <= u["available"] for u in report["utilisation"].values()),
+        "error": error,
     })
     (out_dir / "report.json").write_text(json.dumps(report, indent=1))
     return report
