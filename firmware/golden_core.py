@@ -130,6 +130,12 @@ class GoldenCore:
                 return (value >> (BUS_DATA_BITS * (offset - lo))) & DATA_MASK
         return 0
 
+    def _word_bytes(self, region: Region, first: int, count: int) -> np.ndarray:
+        """Words `first`.. of a wide memory as (count, bytes per word) little-endian bytes; a word
+        narrower than its 32-bit chunk (2-lane values) drops the chunk's unused bytes."""
+        width = self.config.region_words()[region][1] // 8
+        return self._wide[region][first:first + count].view(np.uint8)[:, :width]
+
     # --- execution ---------------------------------------------------------------------------------
 
     def _count(self, cycles: int = 0, stalls: int = 0, macs: int = 0, skipped: int = 0, retired: int = 0):
@@ -207,8 +213,8 @@ class GoldenCore:
         try:
             decoded = decode_arrays(
                 lanes=c.lanes, weight_bits=weight_bits, rows=rows, cols=cols, beats=beats, strict=False,
-                mask_bytes=self._wide[Region.MASK][mask_base:mask_base + n_mask].view(np.uint8),
-                value_bytes=self._wide[Region.VALUE][value_base:value_base + n_value].view(np.uint8))
+                mask_bytes=self._word_bytes(Region.MASK, mask_base, n_mask),
+                value_bytes=self._word_bytes(Region.VALUE, value_base, n_value))
         except WeightTruncatedError:
             return ErrorCode.WEIGHT_TRUNCATED
         except WeightLengthError:
