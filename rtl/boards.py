@@ -51,13 +51,14 @@ BOARDS = {
                    CoreConfig(lanes=16, spad_depth=4096, prog_depth=256, param_depth=2048,
                               mask_depth=2048, value_depth=8192),
                    nep_hz=100e6, baud=3_000_000, pll=True),
-    # The smallest ULX3S (LFE5U-12F: 12k LUT4, 32 x 18 kbit block RAM, 28 multipliers): 4 lanes,
-    # memories sized to its block RAM, a 50 MHz NEP clock.
+    # The smallest ULX3S (LFE5U-12F: 12k LUT4 and as many FFs, 32 x 18 kbit block RAM, 28
+    # multipliers): 4 lanes, memories sized to its block RAM, a 50 MHz NEP clock.
     "ulx3s-12f": Board("ulx3s-12f", "ULX3S_12F_Platform", "amaranth_boards.ulx3s",
                        CoreConfig(lanes=4, spad_depth=4096, prog_depth=512, param_depth=1024,
                                   mask_depth=1024, value_depth=4096),
                        nep_hz=50e6, baud=1_000_000, pll=True,
-                       limits=(("TRELLIS_COMB", 12_000), ("DP16KD", 32), ("MULT18X18D", 28))),
+                       limits=(("TRELLIS_COMB", 12_000), ("TRELLIS_FF", 12_000), ("DP16KD", 32),
+                               ("MULT18X18D", 28))),
     # iCE40 UP5K (5280 LUT4, 30 x 4 kbit block RAM, 8 DSP): 2 lanes, no 100 MHz registers.
     "icebreaker": Board("icebreaker", "ICEBreakerPlatform", "amaranth_boards.icebreaker",
                         CoreConfig(lanes=2, spad_depth=256, prog_depth=32, param_depth=128,
