@@ -37,15 +37,13 @@ class ExportedStudent:
 @torch.no_grad()
 def export_student(model: Transducer, weight_bits: int) -> ExportedStudent:
     """The student in NEP formats. Weights are quantized as the QAT forward pass does."""
+    as_int = lambda t: t.numpy().astype(np.int64)
     mats = {}
-    saved_bits = {name: m.weight_bits for name, m in model.matrices().items()}
     for name, m in model.matrices().items():
-        m.weight_bits = weight_bits
-        im = m.integer()                         # the numbers the exact QAT forward pass uses
-        m.weight_bits = saved_bits[name]
-        i64 = lambda t: t.numpy().astype(np.int64)
-        mats[name] = compress(i64(im.q), i64(im.bias), i64(im.mult), i64(im.shift), lanes=NEP_LANES,
-                              weight_bits=weight_bits, out16=m.out_bits == 16)
+        # the same integers the exact QAT forward pass computes with (`NepMatrix.integer`)
+        im = Q.integer_matrix(m.weight * m.mask, m.bias, weight_bits, m.out_frac_bits, m.out_bits)
+        mats[name] = compress(as_int(im.q), as_int(im.bias), as_int(im.mult), as_int(im.shift),
+                              lanes=NEP_LANES, weight_bits=weight_bits, out16=m.out_bits == 16)
     e = torch.clamp(model.embed.weight, -1.0, 127 / 128)
     embed = torch.floor(e * 2 ** Q.ACT_FRAC_BITS + 0.5).clamp(-128, 127).to(torch.int8).numpy()
     return ExportedStudent(model.cfg, weight_bits, mats, embed)

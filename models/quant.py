@@ -145,5 +145,5 @@ def snap_to_grid_(w: torch.Tensor, bits: int):
 
 
 __all__ = ["ACT_FRAC_BITS", "CELL_FRAC_BITS", "CELL_BITS", "LOGIT_FRAC_BITS", "LOGIT_BITS",
-           "fake_quant", "lut", "ste", "IntegerMatrix", "integer_matrix", "weight_scale", "quantize_weight", "fake_quant_weight",
-           "distance_to_grid", "grid_regularizer", "snap_to_grid_"]
+           "fake_quant", "lut", "ste", "IntegerMatrix", "integer_matrix", "weight_scale", "quantize_weight",
+           "fake_quant_weight", "distance_to_grid", "grid_regularizer", "snap_to_grid_"]
