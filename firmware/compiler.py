@@ -141,9 +141,11 @@ def _lstm_step(p: Program, mat: int, xh: int, h_out: int, c: int, z: int, hidden
     p.ew(Ew.MUL, dst=h_out, a=o, b=g, length=H, shift=H_SHIFT, sat16=False)
 
 
-def compile_rnnt(matrices: dict[str, CompressedMatrix], embed: np.ndarray, config: CoreConfig):
+def compile_rnnt(matrices: dict[str, CompressedMatrix], embed: np.ndarray, config: CoreConfig,
+                 feature_stride: int = 3):
     """The device image of an integer RNN-T (matrices named as `models.rnnt.Transducer.matrices`,
-    embedding (V, E) int8 at 2**-7) for `config`. Raises CompileError if it does not fit."""
+    embedding (V, E) int8 at 2**-7) for `config`; `feature_stride` is recorded for the host's front
+    end. Raises CompileError if it does not fit."""
     shape = rnnt_shape(matrices, embed)
     F, H, L, E, P, J, V = (shape.features, shape.enc_hidden, shape.enc_layers, shape.embed,
                            shape.pred_hidden, shape.joint, shape.vocab)
@@ -231,14 +233,14 @@ def compile_rnnt(matrices: dict[str, CompressedMatrix], embed: np.ndarray, confi
         s = symbols[name]
         sections.append(Section.data(s.base, np.zeros(s.length, np.int64)))
     sections.append(Section.data(emb, np.asarray(embed, np.int64).reshape(-1)))
-    image = Image(config, sections, entry_points, symbols)
+    image = Image(config, sections, entry_points, symbols, feature_stride)
     image.validate()
     return image
 
 
 def compile_student(ex, config: CoreConfig):
-    """`compile_rnnt` for a `models.export.ExportedStudent`."""
-    return compile_rnnt(ex.matrices, ex.embed, config)
+    """`compile_rnnt` for a `models.export.ExportedStudent` (the image records its feature stride)."""
+    return compile_rnnt(ex.matrices, ex.embed, config, ex.config.feature_stride)
 
 
 def memory_use(image) -> dict[str, tuple[int, int]]:

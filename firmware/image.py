@@ -9,7 +9,8 @@ Byte layout (`to_bytes`), all little-endian:
     header (`HEADER`, 56 bytes): magic b"NEPI", image version (IMAGE_VERSION), format version
         (memory_map.FORMAT_VERSION), lanes, mask bits per lane, the five memory depths of the
         CoreConfig, the counts of sections, entry points and symbols, the image's total byte
-        length, two reserved words (0);
+        length, the feature stride (10 ms frames between the encoder inputs the host writes: the
+        device does not use it, the host's front end must match the model), a reserved word (0);
     section table (`SECTION`, 20 bytes each): type (SectionType), target region (memory_map.Region),
         flags (SectionFlag), base word, length in words, payload byte offset, payload byte length;
     entry points (`ENTRY`, 36 bytes each): name (NUL-padded ASCII, NAME_BYTES), program address;
@@ -45,10 +46,11 @@ from .weight_codec import CompressedMatrix, array_to_words, param_words, words_t
 from .weight_format import MASK_BITS_PER_LANE
 
 MAGIC = b"NEPI"
-IMAGE_VERSION = 1
+IMAGE_VERSION = 2                # 2: the header's first reserved word became feature_stride
 NAME_BYTES = 32
 CRC_BYTES = 4
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+MAX_FEATURE_STRIDE = 16
 _DEPTHS = ("spad_depth", "prog_depth", "param_depth", "mask_depth", "value_depth")
 
 
@@ -64,8 +66,8 @@ def _layout(fields: list[tuple[str, str]]):
 HEADER, _HEADER_FIELDS, HEADER_OFFSETS = _layout([
     ("magic", "4s"), ("image_version", "H"), ("format_version", "H"), ("lanes", "H"), ("mask_bits", "H"),
     ("spad_depth", "I"), ("prog_depth", "I"), ("param_depth", "I"), ("mask_depth", "I"), ("value_depth", "I"),
-    ("sections", "I"), ("entries", "I"), ("symbols", "I"), ("total_bytes", "I"), ("reserved", "I"),
-    ("reserved2", "I"),
+    ("sections", "I"), ("entries", "I"), ("symbols", "I"), ("total_bytes", "I"), ("feature_stride", "I"),
+    ("reserved", "I"),
 ])
 SECTION, _SECTION_FIELDS, SECTION_OFFSETS = _layout([
     ("type", "B"), ("region", "B"), ("flags", "H"), ("base", "I"), ("length", "I"), ("offset", "I"),
@@ -165,6 +167,7 @@ class Image:
     sections: list[Section] = field(default_factory=list)
     entry_points: dict[str, int] = field(default_factory=dict)     # program name -> first instruction
     symbols: dict[str, Symbol] = field(default_factory=dict)
+    feature_stride: int = 3        # models.features frames per encoder input (see the module doc)
 
     def writes(self) -> list[tuple[int, int]]:
         """The bus writes of every section, in section order."""
@@ -207,7 +210,7 @@ class Image:
         total = offset + CRC_BYTES
         header = HEADER.pack(MAGIC, IMAGE_VERSION, FORMAT_VERSION, c.lanes, MASK_BITS_PER_LANE,
                              *(getattr(c, d) for d in _DEPTHS), len(self.sections), len(self.entry_points),
-                             len(self.symbols), total, 0, 0)
+                             len(self.symbols), total, self.feature_stride, 0)
         body = b"".join([header, *records, *entries, *symbols, *payloads])
         return body + struct.pack("<I", zlib.crc32(body))
 
@@ -256,9 +259,10 @@ class _Parser:
                              f"{crc_at}, computed {computed:#010x}")
         if h["mask_bits"] != MASK_BITS_PER_LANE:
             raise self.fail(at["mask_bits"], "mask_bits", str(MASK_BITS_PER_LANE), h["mask_bits"])
-        for name in ("reserved", "reserved2"):
-            if h[name]:
-                raise self.fail(at[name], name, "0", h[name])
+        if h["reserved"]:
+            raise self.fail(at["reserved"], "reserved", "0", h["reserved"])
+        if not 1 <= h["feature_stride"] <= MAX_FEATURE_STRIDE:
+            raise self.fail(at["feature_stride"], "feature_stride", f"1..{MAX_FEATURE_STRIDE}", h["feature_stride"])
         try:
             config = CoreConfig(lanes=h["lanes"], **{d: h[d] for d in _DEPTHS})
         except ValueError as e:
@@ -271,7 +275,7 @@ class _Parser:
             raise ImageError(f"image tables ({counts[0]} sections, {counts[1]} entry points, {counts[2]} "
                              f"symbols, header fields at bytes {at['sections']}..{at['total_bytes'] - 1}) "
                              f"end at byte {table_end}, past the payloads' end at byte {crc_at}")
-        image = Image(config)
+        image = Image(config, feature_stride=h["feature_stride"])
         offset, pos = table_end, HEADER.size
         regions = config.region_words()
         placed: dict[Region, list[tuple[int, int, int]]] = {}

@@ -64,8 +64,8 @@ def calibrate(detector: EoqDetector, traces: list[Trace], ends: list[float], max
               lead_s: float = 0.2) -> tuple[float, int, dict]:
     """(threshold, final hold in steps, what they achieve on these traces): the speculative
     end-pointer fires at the first step over the threshold, the final one `lead_s` of steps later."""
-    from .recognizer import STEP_S
-    hold = int(np.ceil(lead_s / STEP_S - 1e-9))
+    step_s = next(trace[0][1].time_s for trace in traces if trace)   # the first step ends one step in
+    hold = int(np.ceil(lead_s / step_s - 1e-9))
     per = []
     for trace in traces:
         tracker = detector.tracker()

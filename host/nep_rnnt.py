@@ -78,6 +78,7 @@ class NepRnnt:
         self.enc_hidden = self.sym["joint.enc"].length
         self.pred_hidden = self.sym["joint.pred"].length
         self.features = self.sym["enc.frame0"].length
+        self.feature_stride = image.feature_stride       # the host front end's, recorded by the compiler
         self.counters = DeviceCounters()
         self._joint_in: list[np.ndarray | None] = [None, None]     # what joint.enc / joint.pred hold
 

@@ -5,7 +5,8 @@ caused (a `partial` whenever the best hypothesis' text changes), and `finish()` 
 `Result`: the final text, the n-best with scores, every event (ending with `final`), the word
 lattice and the device's work (cycles, MACs, skipped weights). Features come from
 `models.features.StreamingFrontEnd` (equal to the offline features, so streaming and file
-decoding agree); two 30 ms feature frames make one 60 ms encoder step. Event times are the audio
+decoding agree) at the model's feature stride (`rnnt.feature_stride` 10 ms frames, recorded in the
+image); two feature vectors make one encoder step (`step_s`: 40 ms at stride 2). Event times are the audio
 position, in seconds, at which the event could be emitted (the samples consumed so far).
 End-pointing (`host.endpointer`: rules, and the trained end-of-query detector when the config
 has one): when the speculative end-pointer fires the recognizer emits
@@ -29,8 +30,13 @@ from .eoq import EoqDetector, StepInfo
 from .lattice import Lattice, text_of
 from .nep_rnnt import NepRnnt
 
-FRAME_S = 0.03                   # one feature frame (models.features STRIDE * 10 ms)
-STEP_S = 2 * FRAME_S             # one encoder step (time reduction 2)
+
+
+def step_seconds(feature_stride: int) -> float:
+    """Audio per encoder step: TIME_REDUCTION feature vectors, each `feature_stride` 10 ms frames."""
+    from ..firmware.number_formats import TIME_REDUCTION
+    from ..models.features import HOP_S
+    return round(TIME_REDUCTION * feature_stride * HOP_S, 6)
 
 
 def _symbols() -> str:
@@ -77,6 +83,7 @@ class Recognizer:
                  context: ContextGraph | None = None):
         self.rnnt, self.config, self.context = rnnt, config, context
         self.symbols = _symbols()
+        self.step_s = step_seconds(rnnt.feature_stride)
         if len(self.symbols) + 1 != rnnt.vocab:
             raise ValueError(f"the image's vocabulary has {rnnt.vocab} tokens; this recognizer's alphabet "
                              f"has {len(self.symbols)} characters + blank")
@@ -85,7 +92,7 @@ class Recognizer:
     def reset(self) -> None:
         """Forget everything: audio, features, encoder state, search, events; time restarts at 0."""
         from ..models.features import StreamingFrontEnd
-        self.frontend = StreamingFrontEnd()
+        self.frontend = StreamingFrontEnd(self.rnnt.feature_stride)
         self.pending = np.zeros((0, self.rnnt.features), np.int64)
         self.samples = 0
         self.next_utterance()
@@ -131,14 +138,14 @@ class Recognizer:
 
     def _endpoint(self, now: float, text: str, energy: float) -> list[Event]:
         best = self.search.best()
-        step = StepInfo(round(self._steps * STEP_S, 6), trailing_silence_s(self._steps, best.timestamps, STEP_S),
+        step = StepInfo(round(self._steps * self.step_s, 6), trailing_silence_s(self._steps, best.timestamps, self.step_s),
                         bool(best.tokens), text, energy)
         self.trace.append((now, step))
         out = []
         for kind in self.endpointer.update(step):
             if kind == "speculative_final":
                 hyps = self.search.nbest(self.config.nbest)
-                self._speculative = (text, Lattice.from_nbest(hyps, self.symbols, STEP_S))
+                self._speculative = (text, Lattice.from_nbest(hyps, self.symbols, self.step_s))
                 out.append(Event("speculative_final", now, text))
             else:
                 self.ended = True
@@ -163,7 +170,7 @@ class Recognizer:
         device = {k: now[k] - self._start[k] for k in now}
         device.update(encoder_steps=self._steps, audio_s=round((self.samples - self._first_sample) / SAMPLE_RATE_HZ, 3))
         return Result(text, [{"text": text_of(h, self.symbols), "log_prob": round(h.log_prob, 4)} for h in hyps],
-                      list(self.events), Lattice.from_nbest(hyps, self.symbols, STEP_S), device,
+                      list(self.events), Lattice.from_nbest(hyps, self.symbols, self.step_s), device,
                       self._speculative[1] if self._speculative else None, list(self.trace))
 
 

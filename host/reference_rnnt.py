@@ -28,6 +28,7 @@ class ReferenceRnnt:
         self.vocab = self.embed.shape[0]
         self.enc_hidden, self.pred_hidden, self.layers = cfg.enc_hidden, cfg.pred_hidden, cfg.enc_layers
         self.features = self.golden.w["enc.0.gates"].shape[1] - cfg.enc_hidden
+        self.feature_stride = cfg.feature_stride
         self.counters = DeviceCounters()
         self.reset_encoder()
 

@@ -6,7 +6,7 @@ The main CLI (host/cli.py) calls `add_parser(subparsers)` once and, for a parsed
   edgeasr corpus [--tiny] [--seed N] [--workers N] [--json]
   edgeasr train  [--tiny] [--seed N] [--run-dir DIR] [--until STAGE] [--teacher-epochs N]
                  [--student-epochs N] [--q8-epochs N] [--q4-epochs N] [--max-steps-per-epoch N]
-                 [--status] [--json]
+                 [--feature-stride N] [--no-data-worker] [--status] [--json]
 `train` resumes whatever a previous call with the same options left in DIR (default
 data/runs/<corpus>-seed<N>), stage by stage and epoch by epoch.
 """
@@ -41,6 +41,11 @@ def add_parser(subparsers) -> None:
     t.add_argument("--until", default=None, help="stop after this stage")
     for name in ("teacher-epochs", "student-epochs", "q8-epochs", "q4-epochs", "max-steps-per-epoch"):
         t.add_argument(f"--{name}", type=int, default=None)
+    t.add_argument("--feature-stride", type=int, default=None,
+                   help="10 ms frames between encoder inputs, teacher and student (default 2; runs "
+                        "started before the option existed used 3)")
+    t.add_argument("--no-data-worker", action="store_true",
+                   help="augment and featurize in the training process, not a child process")
     t.add_argument("--status", action="store_true", help="report the run's progress; do not train")
     t.add_argument("--json", action="store_true", help="machine-readable output")
     t.set_defaults(models_command="train")
@@ -51,8 +56,9 @@ def tiny_train_config(seed: int = 0, run_dir: str = "") -> "TrainConfig":
     from .train import TrainConfig
     return TrainConfig(corpus=CorpusConfig.tiny(seed), run_dir=run_dir, seed=seed,
                        teacher=ModelConfig(kind="teacher", enc_hidden=64, enc_layers=2, embed=16,
-                                           pred_hidden=32, joint=48),
-                       student=ModelConfig(enc_hidden=32, enc_layers=2, embed=32, pred_hidden=32, joint=32),
+                                           pred_hidden=32, joint=48, feature_stride=2),
+                       student=ModelConfig(enc_hidden=32, enc_layers=2, embed=32, pred_hidden=32, joint=32,
+                                           feature_stride=2),
                        teacher_epochs=2, student_epochs=2, q8_epochs=1, q4_epochs=2,
                        max_steps_per_epoch=3, warmup_steps=2)
 
@@ -75,11 +81,14 @@ def run(args) -> int:
         over = {k: getattr(args, k) for k in ("teacher_epochs", "student_epochs", "q8_epochs", "q4_epochs",
                                               "max_steps_per_epoch") if getattr(args, k) is not None}
         cfg = dataclasses.replace(cfg, **over)
+        if args.feature_stride is not None:
+            cfg = dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, feature_stride=args.feature_stride),
+                                      student=dataclasses.replace(cfg.student, feature_stride=args.feature_stride))
         run_dir = args.run_dir or os.path.join(DATA_DIR, "runs", f"{cfg.corpus.key()}-seed{cfg.seed}")
         cfg = dataclasses.replace(cfg, run_dir=run_dir)
         if args.status:
             return _status(run_dir, args.json)
-        state = Run(cfg, progress=not args.json).run(until=args.until)
+        state = Run(cfg, progress=not args.json, data_worker=not args.no_data_worker).run(until=args.until)
         if args.json:
             print(json.dumps({"run_dir": run_dir, "done": state["done"], "wer": state.get("wer")}))
         else:

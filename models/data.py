@@ -15,7 +15,7 @@ from .rnnt import encode_text
 
 # Shorter leading/trailing silence than the corpus's test sets: it costs frames, and the
 # end-pointer data come from the pre-augmented splits.
-TRAIN_AUGMENT = aug.AugmentConfig(lead_s=(0.05, 0.4), trail_s=(0.05, 0.4))
+TRAIN_AUGMENT = aug.AugmentConfig(lead_s=(0.05, 0.4), trail_s=(0.05, 0.4), fast_noise=True)
 
 
 @dataclasses.dataclass
@@ -27,8 +27,8 @@ class Batch:
     index: list[int]         # utterance indices in the source list
 
 
-def featurize(wave: np.ndarray) -> np.ndarray:
-    return F.encoder_input(wave)
+def featurize(wave: np.ndarray, stride: int = F.STRIDE) -> np.ndarray:
+    return F.encoder_input(wave, stride)
 
 
 def spec_augment(q: np.ndarray, rng, freq_masks: int = 2, max_mels: int = 4, time_masks: int = 2,
@@ -74,7 +74,8 @@ def augment_config(strength: float) -> aug.AugmentConfig:
 
 
 def epoch_batches(waves: list[np.ndarray], texts: list[str], batch_size: int, seed: int,
-                  epoch: int, stream: int, augment: bool = True, strength: float = 1.0):
+                  epoch: int, stream: int, augment: bool = True, strength: float = 1.0,
+                  stride: int = F.STRIDE):
     """Yields Batches over all utterances in a seeded order; similar lengths share a batch.
 
     `stream` separates the random streams of different utterance lists (train, pool).
@@ -95,16 +96,16 @@ def epoch_batches(waves: list[np.ndarray], texts: list[str], batch_size: int, se
             if augment:
                 rng_i = np.random.default_rng([seed, epoch, stream, i])
                 w, _, _ = aug.augment(w, rng_i, cfg)
-                q = featurize(w)
+                q = featurize(w, stride)
                 feats.append(spec_augment(q, rng_i) if strength >= 0.5 else q)
             else:
-                feats.append(featurize(w))
+                feats.append(featurize(w, stride))
         yield collate(feats, [encode_text(texts[i]) for i in idx], idx)
 
 
-def eval_batches(waves: list[np.ndarray], batch_size: int = 32):
+def eval_batches(waves: list[np.ndarray], batch_size: int = 32, stride: int = F.STRIDE):
     """Unaugmented batches in a length-sorted order (targets empty)."""
     order = np.argsort([len(w) for w in waves])
     for i in range(0, len(order), batch_size):
         idx = [int(j) for j in order[i: i + batch_size]]
-        yield collate([featurize(waves[j]) for j in idx], [[] for _ in idx], idx)
+        yield collate([featurize(waves[j], stride) for j in idx], [[] for _ in idx], idx)

@@ -4,7 +4,8 @@ Pipeline (all causal: a frame uses only samples up to its own end, so there is n
 beyond the 25 ms analysis window):
   waveform -> 25 ms Hann windows every 10 ms (frame k covers samples [160k, 160k + 400)) ->
   |FFT 512|^2 -> 32 triangular mel filters (20 Hz - 7.6 kHz) -> ln(energy + 1e-6) ->
-  stack 3 consecutive frames, keep every 3rd stack (30 ms per encoder step, 96 values) ->
+  stack 3 consecutive frames, keep every `stride`-th stack (96 values per encoder input; the stride
+  is the model's `ModelConfig.feature_stride`: 3 frames = 30 ms by default, 2 = 20 ms) ->
   int8: q = clip(floor((logmel - FEATURE_OFFSET) * 2**FEATURE_FRAC_BITS + 0.5), -128, 127).
 The model sees q * ENCODER_INPUT_SCALE = q / 128, the same scale (2**-7) as every LSTM output, so the
 first layer's MATVEC over [x; h] has one input scale. In log-mel units one int8 step is 1/16 nat
@@ -20,7 +21,8 @@ HOP_SAMPLES = 160             # 10 ms
 N_FFT = 512
 N_MELS = 32
 STACK = 3                     # frames per encoder input vector
-STRIDE = 3                    # frames between encoder input vectors (30 ms)
+STRIDE = 3                    # default frames between encoder input vectors (30 ms)
+HOP_S = HOP_SAMPLES / SAMPLE_RATE_HZ
 FEATURE_DIM = N_MELS * STACK
 FEATURE_OFFSET = -5.0         # ln-energy at int8 zero
 FEATURE_FRAC_BITS = 4         # int8 step = 1/16 nat
@@ -75,9 +77,9 @@ def quantize(feat: np.ndarray) -> np.ndarray:
     return np.clip(q, -128, 127).astype(np.int8)
 
 
-def encoder_input(wave: np.ndarray) -> np.ndarray:
-    """int8 (steps, FEATURE_DIM) for a whole waveform."""
-    return quantize(stack_frames(log_mel(wave)))
+def encoder_input(wave: np.ndarray, stride: int = STRIDE) -> np.ndarray:
+    """int8 (steps, FEATURE_DIM) for a whole waveform, one step every `stride` frames."""
+    return quantize(stack_frames(log_mel(wave), stride=stride))
 
 
 def to_model(q: np.ndarray) -> torch.Tensor:
@@ -92,7 +94,10 @@ class StreamingFrontEnd:
     receives audio in 10 ms packets produces the same features as the offline trainer.
     """
 
-    def __init__(self):
+    def __init__(self, stride: int = STRIDE):
+        if not 1 <= stride <= STACK:
+            raise ValueError(f"feature stride must be 1..{STACK} frames, got {stride}")
+        self.stride = stride
         self._audio = np.zeros(0, np.float32)
         self._mels = np.zeros((0, N_MELS), np.float32)
 
@@ -102,6 +107,6 @@ class StreamingFrontEnd:
         if len(m):
             self._audio = self._audio[len(m) * HOP_SAMPLES:]
             self._mels = np.concatenate([self._mels, m])
-        out = stack_frames(self._mels)
-        self._mels = self._mels[len(out) * STRIDE:]
+        out = stack_frames(self._mels, stride=self.stride)
+        self._mels = self._mels[len(out) * self.stride:]
         return quantize(out)

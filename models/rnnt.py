@@ -4,7 +4,8 @@ Shapes: features (B, T, FEATURE_DIM) float (int8 * 2**-7); targets (B, U) int64 
 (1..V-1, 0 is blank); the joint returns logits (B, T', U+1, V) with T' = T // TIME_REDUCTION.
 
 Student structure (every matrix is one NEP MATVEC over an int8 vector):
-  encoder: LSTM(FEATURE_DIM -> H); concatenate consecutive pairs of outputs (60 ms steps);
+  encoder: LSTM(FEATURE_DIM -> H); concatenate consecutive pairs of outputs (an encoder step is
+  2 * feature_stride * 10 ms: 40 ms at stride 2);
            LSTM(2H -> H) x (enc_layers - 1)
   prediction: embedding (V, E) (int8 table; blank is the start symbol) -> LSTM(E -> P)
   joint: tanh(W_j [enc; pred] + b_j) -> W_o (V rows), int16 logits
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 from . import quant as Q
 from .corpus.grammar import ALPHABET
 from ..firmware.number_formats import ACT_BITS, LOGIT_FRAC_BITS, LUT_IN_FRAC_BITS, TIME_REDUCTION, Lut, int_range
-from .features import FEATURE_DIM
+from .features import FEATURE_DIM, STACK, STRIDE
 
 VOCAB = len(ALPHABET) + 1          # + blank
 BLANK = 0
@@ -47,6 +48,11 @@ class ModelConfig:
     embed: int = 64
     pred_hidden: int = 128
     joint: int = 160
+    feature_stride: int = STRIDE   # 10 ms frames between encoder inputs (`features`): 3 = 30 ms, 2 = 20 ms
+
+    def __post_init__(self):
+        if not 1 <= self.feature_stride <= STACK:
+            raise ValueError(f"feature_stride must be 1..{STACK} frames, got {self.feature_stride}")
 
 
 class NepMatrix(nn.Module):

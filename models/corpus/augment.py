@@ -12,6 +12,7 @@ All randomness comes from `rng`, so a (seed, utterance, epoch) triple fixes the 
 import dataclasses
 
 import numpy as np
+import scipy.fft
 import scipy.signal
 
 from .tts import SAMPLE_RATE_HZ
@@ -29,6 +30,7 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (5.0, 30.0)
     noise_prob: float = 0.85
     gain_db: tuple[float, float] = (-18.0, 0.0)
+    fast_noise: bool = False     # shape noise at an FFT-friendly length (see `_colored_noise`)
 
 
 def trim(x: np.ndarray, threshold_db: float = -45.0) -> np.ndarray:
@@ -48,8 +50,15 @@ def peak_normalize(x: np.ndarray, peak: float = 0.5) -> np.ndarray:
     return (x * (peak / max(float(np.abs(x).max()), 1e-6))).astype(np.float32)
 
 
-def _colored_noise(n: int, rng) -> np.ndarray:
-    """White, pink or brown noise, or a mains hum with harmonics, unit RMS."""
+def _colored_noise(n: int, rng, fast: bool = False) -> np.ndarray:
+    """White, pink or brown noise, or a mains hum with harmonics, unit RMS.
+
+    Pink and brown noise are white noise shaped in the frequency domain. An FFT of a length with a
+    large prime factor takes ~40 ms where a 5-smooth length takes ~2 ms; `fast` shapes noise of the
+    next fast length and keeps the first n samples (the same statistics, other samples). Corpus
+    files are built with fast=False, so corpora cached before this option stay what a fresh build
+    makes; training augmentation uses fast=True.
+    """
     kind = int(rng.integers(4))
     if kind == 3:
         t = np.arange(n) / SAMPLE_RATE_HZ
@@ -57,10 +66,11 @@ def _colored_noise(n: int, rng) -> np.ndarray:
         x = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.3)) / k for k in range(1, 6))
         x = x + 0.3 * rng.standard_normal(n)
     else:
-        spec = np.fft.rfft(rng.standard_normal(n))
+        m = scipy.fft.next_fast_len(n, real=True) if fast else n
+        spec = np.fft.rfft(rng.standard_normal(m))
         f = np.maximum(np.arange(spec.size), 1.0)
         spec = spec / f ** (0.5 * kind)
-        x = np.fft.irfft(spec, n)
+        x = np.fft.irfft(spec, m)[:n]
     return (x / (np.sqrt(np.mean(x ** 2)) + 1e-9)).astype(np.float32)
 
 
@@ -103,7 +113,7 @@ def augment(x: np.ndarray, rng, cfg: AugmentConfig = AugmentConfig()):
     y = np.concatenate([np.zeros(lead, np.float32), peak_normalize(x), np.zeros(trail, np.float32)])
     speech_rms = float(np.sqrt(np.mean(y[lead: lead + speech_len] ** 2)))
     snr = rng.uniform(*cfg.snr_db) if rng.random() < cfg.noise_prob else 50.0
-    y = y + _colored_noise(len(y), rng) * speech_rms * 10 ** (-snr / 20)
+    y = y + _colored_noise(len(y), rng, cfg.fast_noise) * speech_rms * 10 ** (-snr / 20)
     y = y * 10 ** (rng.uniform(*cfg.gain_db) / 20)
     y = np.clip(y, -1.0, 1.0).astype(np.float32)
     return y, lead / SAMPLE_RATE_HZ, (lead + speech_len) / SAMPLE_RATE_HZ

@@ -12,7 +12,7 @@ from edgeasr.firmware.errors import DeviceError, ImageError
 from edgeasr.firmware.memory_map import CoreConfig, Region
 from edgeasr.host.backends.golden import GoldenDevice
 from edgeasr.host.device import open_device
-from edgeasr.firmware.image import (HEADER, SECTION, SECTION_OFFSETS, SYMBOL, SYMBOL_OFFSETS, Image, Section,
+from edgeasr.firmware.image import (HEADER, HEADER_OFFSETS, SECTION, SECTION_OFFSETS, SYMBOL, SYMBOL_OFFSETS, Image, Section,
                                 SectionFlag, SectionType, Symbol, load_image)
 from edgeasr.verif.random_program import regress_config
 
@@ -80,14 +80,23 @@ def test_header_errors_name_field_and_offset():
     data = make_image().to_bytes()
     with pytest.raises(ImageError, match=r"^image field magic at byte 0: expected b'NEPI', found b'NEPW'$"):
         Image.from_bytes(b"NEPW" + data[4:])
-    with pytest.raises(ImageError, match=r"^image field image_version at byte 4: expected 1, found 2$"):
-        Image.from_bytes(patched(data, 4, "H", 2))
+    with pytest.raises(ImageError, match=r"^image field image_version at byte 4: expected 2, found 1$"):
+        Image.from_bytes(patched(data, 4, "H", 1))      # an image from before feature_stride
     with pytest.raises(ImageError, match=r"^image has trailing bytes: it is \d+ bytes but field total_bytes at "
                                          r"byte 44 declares \d+$"):
         Image.from_bytes(data + b"\0")
     with pytest.raises(ImageError, match=r"^image CRC mismatch over bytes 0\.\.\d+: stored 0x[0-9a-f]{8} at byte "
                                          r"\d+, computed 0x[0-9a-f]{8}$"):
         Image.from_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+
+
+def test_feature_stride_round_trips_and_is_checked():
+    image = make_image()
+    image.feature_stride = 2
+    assert Image.from_bytes(image.to_bytes()).feature_stride == 2
+    at = HEADER_OFFSETS["feature_stride"]
+    with pytest.raises(ImageError, match=rf"^image field feature_stride at byte {at}: expected 1\.\.16, found 0$"):
+        Image.from_bytes(patched(image.to_bytes(), at, "I", 0))
 
 
 def _section_field(index: int, name: str) -> int:

@@ -83,6 +83,7 @@ def test_image_round_trips_and_names_its_buffers(student):
     again = type(image).from_bytes(image.to_bytes())
     assert again.entry_points == image.entry_points
     assert again.symbols == image.symbols
+    assert again.feature_stride == image.feature_stride == student.config.feature_stride
     for name in ("enc.frame0", "enc.frame1", "enc.0.h", "enc.0.c", "enc.1.h", "pred.x", "pred.h", "pred.c",
                  "joint.enc", "joint.pred", "joint.logits", "pred.embed"):
         assert name in image.symbols

@@ -42,6 +42,14 @@ def test_golden_and_verilator_give_identical_results(small_student):
     assert g.device["encoder_steps"] == 9          # 0.6 s -> 58 mel frames -> 19 feature frames -> 9 steps
 
 
+def test_feature_stride_comes_from_the_image(small_student):
+    import dataclasses
+    stride2 = dataclasses.replace(small_student, config=dataclasses.replace(small_student.config, feature_stride=2))
+    r = run(stride2, "golden", speechlike())
+    assert r.device["encoder_steps"] == 14         # 58 mel frames -> 28 feature frames at stride 2 -> 14 steps
+    assert [step.time_s for _, step in r.trace[:2]] == [0.04, 0.08]
+
+
 def test_chunk_size_does_not_change_the_result(small_student):
     audio = speechlike(seed=SEED + 1)
     a, b = run(small_student, "golden", audio, 0.01), run(small_student, "golden", audio, 0.37)
