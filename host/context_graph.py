@@ -12,6 +12,10 @@ graph state; emitting token k moves it (`step`) and adds a score delta to its lo
 `from_text` matches whole-word starts: each phrase is prefixed with the word separator (a space),
 the search starts in the state after a separator (`start_state`), and the separator itself earns no
 bonus, so "anne" is boosted in "call anne" but not inside "joanne".
+Carrier phrases (`prefixes`, class-based biasing as in production contact biasing): with them a
+phrase is boosted only right after one of them ("call", "text", "message ... from"), so names are
+not forced into requests that name nobody. The graph then holds "prefix name" for every pair; the
+prefix's tokens earn no bonus (`bonus_depth` counts only the phrase's own tokens).
 """
 
 from __future__ import annotations
@@ -22,24 +26,31 @@ from collections import deque
 class ContextGraph:
     """An Aho-Corasick automaton over token ids; state 0 is the root."""
 
-    def __init__(self, phrases: list[list[int]], boost: float, separator: int | None = None):
+    def __init__(self, phrases: list[list[int]], boost: float, separator: int | None = None,
+                 prefixes: list[list[int]] | None = None):
         if not boost > 0:
             raise ValueError(f"context boost must be positive, got {boost}")
+        if prefixes is not None and separator is None:
+            raise ValueError("carrier prefixes need a word separator")
         self.boost = float(boost)
-        self.offset = 0 if separator is None else 1       # the leading separator earns no bonus
-        if separator is not None:
-            phrases = [[separator] + list(p) for p in phrases if p]
+        phrases = [list(p) for p in phrases if p]
+        if separator is None:
+            entries = [(p, 0) for p in phrases]                          # (tokens, unboosted leading tokens)
+        elif prefixes is None:
+            entries = [([separator] + p, 1) for p in phrases]            # the leading separator earns no bonus
+        else:
+            entries = [([separator] + list(q) + [separator] + p, len(q) + 2) for q in prefixes if q for p in phrases]
         self.children: list[dict[int, int]] = [{}]
         self.depth = [0]
+        self.bonus_depth = [0]          # tokens of the phrase itself matched on the path to the node
         self.is_end = [False]
-        for tokens in phrases:
-            if not tokens:
-                continue
+        for tokens, lead in entries:
             node = 0
-            for t in tokens:
+            for i, t in enumerate(tokens):
                 if t not in self.children[node]:
                     self.children.append({})
                     self.depth.append(self.depth[node] + 1)
+                    self.bonus_depth.append(max(i + 1 - lead, 0))
                     self.is_end.append(False)
                     self.children[node][t] = len(self.children) - 1
                 node = self.children[node][t]
@@ -58,19 +69,21 @@ class ContextGraph:
         self.start_state = 0 if separator is None else self.children[0].get(separator, 0)
 
     @classmethod
-    def from_text(cls, phrases: list[str], symbols: str, boost: float) -> "ContextGraph":
-        """Phrases as text over `symbols` (token k is symbols[k - 1]); other characters are an error."""
-        out = []
-        for p in phrases:
+    def from_text(cls, phrases: list[str], symbols: str, boost: float,
+                  prefixes: list[str] | None = None) -> "ContextGraph":
+        """Phrases (and carrier prefixes) as text over `symbols` (token k is symbols[k - 1]); other
+        characters are an error."""
+        def tokens(p, what):
             p = " ".join(p.lower().split())
             bad = sorted({ch for ch in p if ch not in symbols})
             if bad:
-                raise ValueError(f"context phrase {p!r} has characters outside the model's alphabet: {bad}")
-            out.append([symbols.index(ch) + 1 for ch in p])
-        return cls(out, boost, separator=symbols.index(" ") + 1)
+                raise ValueError(f"context {what} {p!r} has characters outside the model's alphabet: {bad}")
+            return [symbols.index(ch) + 1 for ch in p]
+        return cls([tokens(p, "phrase") for p in phrases], boost, separator=symbols.index(" ") + 1,
+                   prefixes=None if prefixes is None else [tokens(q, "prefix") for q in prefixes])
 
     def score(self, state: int) -> float:
-        return max(self.depth[state] - self.offset, 0) * self.boost
+        return self.bonus_depth[state] * self.boost
 
     def step(self, state: int, token: int) -> tuple[float, int]:
         """(score delta, next state) after emitting `token` from `state`."""

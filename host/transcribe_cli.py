@@ -80,6 +80,9 @@ def add_transcribe_parser(sub, func) -> None:
     p.add_argument("--lanes", type=int, default=16, choices=(8, 16), help="MAC lanes when compiling (default 16)")
     p.add_argument("--beam", type=int, default=4)
     p.add_argument("--context", metavar="FILE", help="phrases to bias toward (contacts, device names), one per line")
+    p.add_argument("--context-prefixes", metavar="FILE",
+                   help="carrier phrases, one per line (e.g. call, text, message from): boost --context "
+                        "phrases only right after one of them")
     p.add_argument("--context-score", type=float, default=1.0,
                    help="biasing bonus per matched character, natural log (default 1.0; not yet tuned on data)")
     p.add_argument("--lattice", metavar="OUT.json", help="write the word lattice as JSON")
@@ -222,7 +225,10 @@ def run_transcribe(args) -> int:
         from .recognizer import _symbols
         try:
             phrases = [line.strip() for line in open(args.context) if line.strip()]
-            context = ContextGraph.from_text(phrases, _symbols(), args.context_score)
+            prefixes = None
+            if args.context_prefixes:
+                prefixes = [line.strip() for line in open(args.context_prefixes) if line.strip()]
+            context = ContextGraph.from_text(phrases, _symbols(), args.context_score, prefixes)
         except (OSError, ValueError) as e:
             return fail(f"--context {args.context}: {e}")
 

@@ -22,3 +22,21 @@ def test_contact_list_holds_every_rare_name_and_training_names():
     assert contact_list(100) == names                      # seeded
     with pytest.raises(ValueError, match="rare names"):
         contact_list(10)
+
+
+def test_bench_tunes_mode_and_boost_within_the_no_name_budget(small_student):
+    from edgeasr.host.bench_bias import run_bench_bias
+    from edgeasr.host.reference_rnnt import ReferenceRnnt
+    from edgeasr.models.corpus.build import CorpusConfig, build_corpus
+    corpus = build_corpus(CorpusConfig.tiny(0), progress=False)
+    out = run_bench_bias(ReferenceRnnt(small_student), corpus, boosts=(1.0, 4.0), max_rise=0.0, progress=False)
+    rows = {(r["mode"], r["boost"]): r for r in out["tuning"]}
+    assert set(rows) == {("open", 0.0), ("open", 1.0), ("open", 4.0), ("carriers", 1.0), ("carriers", 4.0)}
+    base = rows[("open", 0.0)]["no_name_wer"]
+    allowed = [k for k, r in rows.items() if k[1] and r["no_name_wer"] <= base]
+    if not allowed:
+        assert out["mode"] is None and "error" in out
+        return
+    best = min(allowed, key=lambda k: (rows[k]["name_wer"], k[1]))
+    assert (out["mode"], out["boost"]) == best
+    assert out["no_name_utterances"] > 0 and 0 <= out["name_wer_with_list"] <= 1

@@ -83,3 +83,27 @@ def test_text_phrases_match_at_word_starts_only():
     assert run("call anne") == 4.0
     assert run("joanne") == 0.0
     assert run("ann") == 0.0
+
+
+def test_carrier_prefixes_gate_the_boost():
+    g = ContextGraph.from_text(["anne", "bob"], SYMBOLS, 1.0, prefixes=["call", "message from"])
+    tok = {ch: SYMBOLS.index(ch) + 1 for ch in SYMBOLS}
+
+    def run(text):
+        state, total, deltas = g.start_state, 0.0, []
+        for ch in text:
+            d, state = g.step(state, tok[ch])
+            deltas.append(d)
+            total += d
+        return total + g.finalize(state), deltas
+
+    assert run("call anne")[0] == 4.0
+    assert run("please call bob")[0] == 3.0
+    assert run("read my message from anne")[0] == 4.0
+    assert run("anne")[0] == 0.0                        # no carrier: no boost
+    assert run("play anne")[0] == 0.0
+    assert run("call ann")[0] == 0.0                    # partial match withdrawn at the end
+    total, deltas = run("call anne")
+    assert deltas[:5] == [0.0] * 5                      # the carrier itself earns nothing
+    with pytest.raises(ValueError, match=r"^context prefix 'zoë' has characters outside"):
+        ContextGraph.from_text(["anne"], SYMBOLS, 1.0, prefixes=["zoë"])
