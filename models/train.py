@@ -101,6 +101,18 @@ class TrainConfig:
         return cls(**d)
 
 
+def _config_diff(saved: dict, given: dict, where: str = "") -> list[str]:
+    """'key: saved -> given' for every leaf that differs."""
+    out = []
+    for k in sorted(set(saved) | set(given)):
+        a, b = saved.get(k), given.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _config_diff(a, b, f"{where}{k}.")
+        elif a != b:
+            out.append(f"{where}{k}: {a!r} -> {b!r}")
+    return out
+
+
 def _ctc_loss(model, enc, batch):
     """Auxiliary CTC loss per utterance (summed over its labels, like the RNN-T loss: torch's
     "mean" divides by target length, which left CTC ~30x weaker than intended and the encoder
@@ -141,8 +153,10 @@ class Run:
         if os.path.exists(path):
             saved = json.load(open(path))
             # through from_json, so an option added since the run started compares at its default
-            if dataclasses.asdict(TrainConfig.from_json(saved)) != dataclasses.asdict(cfg):
-                raise ValueError(f"{path} holds a different config; use a new --run-dir or the same options")
+            diff = _config_diff(dataclasses.asdict(TrainConfig.from_json(saved)), dataclasses.asdict(cfg))
+            if diff:
+                raise ValueError(f"{path} holds a different config ({'; '.join(diff)}); use a new --run-dir "
+                                 f"or the same options")
         else:
             json.dump(dataclasses.asdict(cfg), open(path, "w"), indent=1)
         torch.set_num_threads(cfg.threads)
@@ -381,7 +395,7 @@ class Run:
                 if stage == "student_q4s":
                     fq_hyps = hyps
                     golden = GoldenRnnt(load_image(self.path("student_q4s.npz")))
-                    g_hyps = [decode_tokens(golden.greedy_search(encoder_input(u.audio, cfg.student.feature_stride)))
+                    g_hyps = [decode_tokens(golden.greedy_search(encoder_input(u.audio, self.cfg.student.feature_stride)))
                               for u in tqdm(utts, desc=f"integer golden {split}", disable=not self.progress,
                                             leave=False)]
                     results.setdefault("integer golden (4-bit, 50% sparse)", {})[split] = \

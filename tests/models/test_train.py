@@ -28,3 +28,32 @@ def test_few_steps_lower_the_loss(tiny_corpus, bits, activations):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_a_run_started_before_an_option_existed_resumes_at_its_default(tiny_corpus, tmp_path):
+    import dataclasses
+    import json
+    from edgeasr.models.cli import tiny_train_config
+    from edgeasr.models.train import Run
+    old = dataclasses.asdict(tiny_train_config(run_dir=str(tmp_path)))
+    for m in ("teacher", "student"):
+        del old[m]["feature_stride"]                 # config.json as written before the option existed
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    cfg = tiny_train_config(run_dir=str(tmp_path))
+    stride3 = dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, feature_stride=3),
+                                  student=dataclasses.replace(cfg.student, feature_stride=3))
+    Run(stride3, progress=False)                     # the default then was 3: same config
+    with pytest.raises(ValueError, match=r"student\.feature_stride: 3 -> 2; teacher\.feature_stride: 3 -> 2\)"):
+        Run(cfg, progress=False)
+
+
+def test_tiny_pipeline_runs_every_stage_through_the_data_worker(tiny_corpus, tmp_path):
+    """`edgeasr train --tiny` up to evaluation: batches come from the forked data worker."""
+    from edgeasr.models.cli import tiny_train_config
+    from edgeasr.models.export import load_image
+    from edgeasr.models.train import Run
+    state = Run(tiny_train_config(run_dir=str(tmp_path)), progress=False).run(until="evaluate")
+    assert state["done"] == ["teacher", "pseudo", "student_float", "student_q8", "student_q4s", "export", "evaluate"]
+    assert all(h["steps"] == 3 for h in state["history"]["teacher"])
+    assert state["golden_agreement"] == {"dev": 1.0, "test": 1.0}
+    assert load_image(str(tmp_path / "student_q4s.npz")).config.feature_stride == 2
