@@ -20,6 +20,7 @@ from amaranth.lib.memory import Memory
 
 from ..firmware.isa import LUT_TABLES, Ew
 from ..firmware.number_formats import ACT_BITS, LUT_ENTRIES, SPAD_BITS, default_luts
+from . import block_ram
 from .fixed_point import round_bias, saturate, shift_rounded
 from .scratchpad import READ_LATENCY
 
@@ -62,8 +63,8 @@ class ActivationUnit(wiring.Component):
         m = Module()
 
         init = [int(v) for v in default_luts().reshape(-1)]
-        m.submodules.lut = lut = Memory(shape=signed(8), depth=len(init), init=init)
-        lut_rd, lut_wr = lut.read_port(), lut.write_port()
+        m.submodules.lut = lut = Memory(shape=signed(8), depth=len(init), init=init, attrs=block_ram.ATTRS)
+        lut_rd, lut_wr = block_ram.ReadPort(m, lut, "lut"), lut.write_port()
         m.d.comb += [
             lut_wr.addr.eq(self.lut_w_addr), lut_wr.data.eq(self.lut_w_data),
             lut_wr.en.eq(self.lut_w_en),

@@ -17,6 +17,7 @@ from ..firmware.memory_map import (BUS_DATA_BITS, CONFIG, CORE_ID, FORMAT_VERSIO
                                    STATUS, CoreConfig, Csr, Ctrl, Region, chunks)
 from ..firmware.number_formats import LUT_ENTRIES
 from ..firmware.weight_format import MASK_BITS_PER_LANE, PARAM_WORD_BITS, mask_word_bits, value_word_bits
+from . import block_ram
 from .activation import ActivationUnit
 from .bus import BusSignature
 from .matvec import MatvecEngine
@@ -82,9 +83,9 @@ class NEPCore(wiring.Component):
             return q
 
         def chunked(name, region_id, width, depth, core_addr):
-            mem = Memory(shape=unsigned(width), depth=depth, init=[])
+            mem = Memory(shape=unsigned(width), depth=depth, init=[], attrs=block_ram.ATTRS)
             m.submodules[name] = mem
-            rd, wr = mem.read_port(), mem.write_port(granularity=BUS_DATA_BITS)
+            rd, wr = block_ram.ReadPort(m, mem, name), mem.write_port(granularity=BUS_DATA_BITS)
             nchunks = chunks(width)
             sel = (nchunks - 1).bit_length()
             word, chunk = offset >> sel, offset[:sel] if sel else C(0, 1)
@@ -211,17 +212,32 @@ class NEPCore(wiring.Component):
         for name, sig in counters.items():
             csr_values[Csr[f"{name.upper()}_LO"]] = sig[:32]
             csr_values[Csr[f"{name.upper()}_HI"]] = sig[32:]
+        # A register read: the offset is decoded to an index into the registers (the last index
+        # reads 0), then the index selects the value. With latency 2 the index is registered in
+        # between, so neither step is a long path.
+        regs = list(csr_values.values())
+        csr_index = Signal(range(len(regs) + 1))
+        m.d.comb += csr_index.eq(len(regs))
+        with m.Switch(offset):
+            for i, reg in enumerate(csr_values):
+                with m.Case(reg):
+                    m.d.comb += csr_index.eq(i)
+        csr_table = Array(regs + [C(0, 32)])
         csr_q = Signal(32)
         region_q = Signal(4)
         busy_q = Signal()
         with m.If(bus.r_en):
-            m.d.sync += [region_q.eq(region), busy_q.eq(busy), csr_q.eq(0)]
-            with m.Switch(offset):
-                for reg, value in csr_values.items():
-                    with m.Case(reg):
-                        m.d.sync += csr_q.eq(value)
+            m.d.sync += [region_q.eq(region), busy_q.eq(busy)]
+        if self.bus_read_latency == 1:
+            with m.If(bus.r_en):
+                m.d.sync += csr_q.eq(csr_table[csr_index])
+        else:
+            index_q = Signal.like(csr_index)
+            with m.If(bus.r_en):
+                m.d.sync += index_q.eq(csr_index)
+            m.d.sync += csr_q.eq(csr_table[index_q])
 
-        region_q, busy_q, csr_q = late(region_q), late(busy_q), late(csr_q)
+        region_q, busy_q = late(region_q), late(busy_q)
         with m.Switch(region_q):
             with m.Case(Region.CSR):
                 m.d.comb += bus.r_data.eq(csr_q)

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..firmware.link_protocol import MAX_PAYLOAD, MAX_WORDS, SYNC, Command, Nak, crc16
 from ..firmware.memory_map import REGION_SHIFT, Csr, Ctrl, Region
+from . import block_ram
 from .bus import BusSignature
 
 BUFFER_DEPTH = 1 << (MAX_PAYLOAD + 8).bit_length()
@@ -70,10 +71,10 @@ class LinkBridge(wiring.Component):
         m = Module()
         bus = self.bus
 
-        m.submodules.rx_buffer = rx_mem = Memory(shape=8, depth=BUFFER_DEPTH, init=[])
-        m.submodules.tx_buffer = tx_mem = Memory(shape=8, depth=BUFFER_DEPTH, init=[])
-        rx_wr, rx_rd = rx_mem.write_port(), rx_mem.read_port()
-        tx_wr, tx_rd = tx_mem.write_port(), tx_mem.read_port()
+        m.submodules.rx_buffer = rx_mem = Memory(shape=8, depth=BUFFER_DEPTH, init=[], attrs=block_ram.ATTRS)
+        m.submodules.tx_buffer = tx_mem = Memory(shape=8, depth=BUFFER_DEPTH, init=[], attrs=block_ram.ATTRS)
+        rx_wr, rx_rd = rx_mem.write_port(), block_ram.ReadPort(m, rx_mem, "rx_buffer")
+        tx_wr, tx_rd = tx_mem.write_port(), block_ram.ReadPort(m, tx_mem, "tx_buffer")
 
         length, seq, cmd = Signal(8), Signal(8), Signal(8)
         index = Signal(range(BUFFER_DEPTH + 1))
@@ -89,6 +90,10 @@ class LinkBridge(wiring.Component):
         resp_len = Signal(range(BUFFER_DEPTH + 1))
         tx_ptr = Signal(range(BUFFER_DEPTH + 1))
         tx_crc = Signal(16)
+        # Last payload index and last response index, registered from `length` and `resp_len`
+        # (both set cycles before they are needed) so that no adder sits before a comparison.
+        payload_last, resp_last = Signal(8), Signal.like(resp_len)
+        m.d.sync += [payload_last.eq(length - 1), resp_last.eq(resp_len + 3)]
 
         m.d.comb += [rx_wr.addr.eq(index), rx_wr.data.eq(self.rx_data)]
 
@@ -145,7 +150,7 @@ class LinkBridge(wiring.Component):
                     m.d.sync += [crc.eq(crc16_update(crc, self.rx_data)), index.eq(index + 1), idle.eq(0)]
                     with m.If(index < 4):
                         m.d.sync += head.eq(Cat(self.rx_data, head[:24]))
-                    with m.If(index + 1 == length):
+                    with m.If(index == payload_last):
                         m.next = "CRC_HI"
             with m.State("CRC_HI"):
                 quiet_timeout()
@@ -156,16 +161,26 @@ class LinkBridge(wiring.Component):
                 quiet_timeout()
                 with m.If(self.rx_valid):
                     m.d.sync += crc_rx[:8].eq(self.rx_data)
-                    m.next = "CHECK"
+                    m.next = "VERDICT"
+
+            # The frame's checks are registered (VERDICT), then acted on (CHECK): no compare sits in
+            # front of the state and the registers CHECK loads.
+            crc_bad, known, length_ok = Signal(), Signal(), Signal()
+            with m.State("VERDICT"):
+                m.d.sync += [
+                    crc_bad.eq(crc != crc_rx),
+                    known.eq(Cat(*[cmd == c for c in (Command.WRITE, Command.READ, Command.RUN,
+                                                      Command.PING)]).any()),
+                    length_ok.eq(Mux(cmd == Command.WRITE,
+                                     (length >= 7) & ((length - 3)[:2] == 0),
+                                     Mux(cmd == Command.READ,
+                                         (length == 4) & (head[:8] != 0) & (head[:8] <= MAX_WORDS),
+                                         Mux(cmd == Command.RUN, length == 2, length == 0)))),
+                ]
+                m.next = "CHECK"
 
             with m.State("CHECK"):
-                known = Cat(*[cmd == c for c in (Command.WRITE, Command.READ, Command.RUN, Command.PING)]).any()
-                length_ok = Mux(cmd == Command.WRITE,
-                                (length >= 7) & ((length - 3)[:2] == 0),
-                                Mux(cmd == Command.READ,
-                                    (length == 4) & (head[:8] != 0) & (head[:8] <= MAX_WORDS),
-                                    Mux(cmd == Command.RUN, length == 2, length == 0)))
-                with m.If(crc != crc_rx):
+                with m.If(crc_bad):
                     m.d.sync += [self.frames_bad.eq(self.frames_bad + 1), head.eq(Nak.CRC)]
                     answer(Command.NAK, 1)
                 with m.Elif(~known):
@@ -254,7 +269,7 @@ class LinkBridge(wiring.Component):
                 # ACK/NAK bodies come from `head`: 4 status bytes (big-endian) or 1 NAK reason.
                 put(index, Mux(resp_len == 1, head[:8], head.word_select(~byte_i, 8)))
                 m.d.sync += [index.eq(index + 1), byte_i.eq(byte_i + 1)]
-                with m.If(index + 1 == 4 + resp_len):
+                with m.If(index == resp_last):
                     m.next = "SEND"
             with m.State("READ_BUS"):
                 m.d.comb += [bus.addr.eq(addr), bus.r_en.eq(1)]
@@ -284,7 +299,7 @@ class LinkBridge(wiring.Component):
                     with m.If(tx_ptr != 0):
                         m.d.sync += tx_crc.eq(crc16_update(tx_crc, tx_rd.data))
                     m.d.sync += tx_ptr.eq(tx_ptr + 1)
-                    with m.If(tx_ptr + 1 == 4 + resp_len):
+                    with m.If(tx_ptr == resp_last):
                         m.next = "SEND_CRC_HI"
                     with m.Else():
                         m.next = "SEND_FETCH"
