@@ -53,6 +53,8 @@ class GoldenCore:
         for region in (Region.PROGRAM, Region.PARAM, Region.MASK, Region.VALUE):
             depth, bits = regions[region]
             self._wide[region] = np.zeros((depth, chunks(bits)), dtype="<u4")
+        # A word narrower than the bus (2-lane values: 16 bits) keeps only its own bits.
+        self._chunk_mask = {region: (1 << min(regions[region][1], BUS_DATA_BITS)) - 1 for region in self._wide}
         self.spad = np.zeros(config.spad_depth, dtype=np.int64)
         self.lut = default_luts()
         self.counters = dict.fromkeys(_COUNTER_CSRS.values(), 0)
@@ -69,7 +71,7 @@ class GoldenCore:
             mem = self._wide[region]
             word, chunk = divmod(offset, mem.shape[1])
             if word < mem.shape[0]:
-                mem[word, chunk] = data
+                mem[word, chunk] = data & self._chunk_mask[region]
         elif region == Region.SPAD:
             if offset < self.spad.size:
                 self.spad[offset] = wrap(data & ((1 << SPAD_BITS) - 1), SPAD_BITS)
@@ -127,6 +129,12 @@ class GoldenCore:
                 value = self.counters[name] & COUNTER_MASK
                 return (value >> (BUS_DATA_BITS * (offset - lo))) & DATA_MASK
         return 0
+
+    def _word_bytes(self, region: Region, first: int, count: int) -> np.ndarray:
+        """Words `first`.. of a wide memory as (count, bytes per word) little-endian bytes; a word
+        narrower than its 32-bit chunk (2-lane values) drops the chunk's unused bytes."""
+        width = self.config.region_words()[region][1] // 8
+        return self._wide[region][first:first + count].view(np.uint8)[:, :width]
 
     # --- execution ---------------------------------------------------------------------------------
 
@@ -205,8 +213,8 @@ class GoldenCore:
         try:
             decoded = decode_arrays(
                 lanes=c.lanes, weight_bits=weight_bits, rows=rows, cols=cols, beats=beats, strict=False,
-                mask_bytes=self._wide[Region.MASK][mask_base:mask_base + n_mask].view(np.uint8),
-                value_bytes=self._wide[Region.VALUE][value_base:value_base + n_value].view(np.uint8))
+                mask_bytes=self._word_bytes(Region.MASK, mask_base, n_mask),
+                value_bytes=self._word_bytes(Region.VALUE, value_base, n_value))
         except WeightTruncatedError:
             return ErrorCode.WEIGHT_TRUNCATED
         except WeightLengthError:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .bitfields import Field, WordFormat
 from .isa import INSTRUCTION_BITS, LUT_TABLES
 from .number_formats import LUT_ENTRIES
-from .weight_format import LANES_MAX, LANES_MIN, PARAM_WORD_BITS, mask_word_bits, value_word_bits
+from .weight_format import LANE_COUNTS, LANES_MAX, LANES_MIN, PARAM_WORD_BITS, mask_word_bits, value_word_bits
 
 BUS_ADDR_BITS = 24
 BUS_DATA_BITS = 32
@@ -109,7 +109,7 @@ class CoreConfig:
     value_depth: int = 16384     # words of lanes*8 bits
 
     def __post_init__(self):
-        if not LANES_MIN <= self.lanes <= LANES_MAX or self.lanes & (self.lanes - 1):
+        if self.lanes not in LANE_COUNTS:
             raise ValueError(f"lanes must be a power of two in [{LANES_MIN}, {LANES_MAX}], got {self.lanes}")
         if self.spad_depth % self.lanes:
             raise ValueError(f"spad_depth {self.spad_depth} must be a multiple of lanes {self.lanes}")

@@ -87,6 +87,23 @@ def requantize(acc, mult, shift, out_bits: int) -> np.ndarray:
     return saturate(round_shift(prod, shift), out_bits)
 
 
+def fixed_point(real) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's (mult, shift) with mult * 2**-shift ~ real > 0: mult in [2**14, 2**15) (a 16-bit
+    signed multiplier with its top bit used) unless REQUANT_SHIFT_MAX caps the shift. The exporter
+    and the trainer's exact fake quantization both call this, so they agree bit for bit."""
+    r = np.atleast_1d(np.asarray(real, dtype=np.float64))
+    if not np.all(r > 0) or not np.all(np.isfinite(r)):
+        raise ValueError(f"requantization scales must be positive and finite, got {r[~(r > 0) | ~np.isfinite(r)][:4]}")
+    top = 1 << (MULT_BITS - 1)
+    shift = np.clip(MULT_BITS - 1 - np.ceil(np.log2(r)), 0, REQUANT_SHIFT_MAX).astype(np.int64)
+    mult = np.floor(np.ldexp(r, shift) + 0.5)
+    shift = np.where(mult >= top, shift - 1, shift)            # r * 2**shift rounded up to 2**15
+    mult = np.floor(np.ldexp(r, shift) + 0.5)
+    if np.any(shift < 0) or np.any(mult >= top):
+        raise ValueError(f"requantization scale too large for a {MULT_BITS}-bit multiplier: {r.max()}")
+    return mult.astype(np.int64), shift
+
+
 def default_lut(table: Lut) -> np.ndarray:
     """The 256 int8 entries of a default table, index = input + 128."""
     x = (np.arange(LUT_ENTRIES) - 128) / (1 << LUT_IN_FRAC_BITS)

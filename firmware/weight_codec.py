@@ -27,7 +27,7 @@ import numpy as np
 from .errors import WeightLengthError, WeightStreamError, WeightTruncatedError
 from .memory_map import FORMAT_VERSION
 from .number_formats import WEIGHT_BITS, int_range
-from .weight_format import (HEADER0, HEADER1, LANES_MAX, LANES_MIN, MASK_BITS_PER_LANE, MATRIX_MAGIC,
+from .weight_format import (HEADER0, HEADER1, LANE_COUNTS, LANES_MAX, LANES_MIN, MASK_BITS_PER_LANE, MATRIX_MAGIC,
                             PARAM_WORD_BITS, ROW_PARAMS, WBITS_CODE, beats_per_value_word,
                             mask_word_bits, segment_columns, segments, value_word_bits, value_words)
 
@@ -89,7 +89,7 @@ class CompressedMatrix:
 # --- geometry -------------------------------------------------------------------------------------
 
 def _check_lanes(lanes: int):
-    if not LANES_MIN <= lanes <= LANES_MAX or lanes & (lanes - 1):
+    if lanes not in LANE_COUNTS:
         raise ValueError(f"lanes must be a power of two in [{LANES_MIN}, {LANES_MAX}], got {lanes}")
 
 
@@ -386,7 +386,7 @@ def from_bytes(data) -> CompressedMatrix:
     if h["version"] != FORMAT_VERSION:
         raise _field_error("version", str(FORMAT_VERSION), h["version"])
     lanes, weight_bits, rows, cols, beats = (h[n] for n in ("lanes", "weight_bits", "rows", "cols", "beats"))
-    if not LANES_MIN <= lanes <= LANES_MAX or lanes & (lanes - 1):
+    if lanes not in LANE_COUNTS:
         raise _field_error("lanes", f"a power of two in [{LANES_MIN}, {LANES_MAX}]", lanes)
     if weight_bits not in WEIGHT_BITS:
         raise _field_error("weight_bits", f"one of {WEIGHT_BITS}", weight_bits)

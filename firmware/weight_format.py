@@ -27,7 +27,8 @@ PARAM_WORD_BITS = 64
 VALUE_SLOT_BITS = 8
 MATRIX_MAGIC = 0xE5
 HEADER_WORDS = 2
-LANES_MIN, LANES_MAX = 4, 32
+LANES_MIN, LANES_MAX = 2, 32      # 2 lanes: the smallest boards (iCE40 UP5K)
+LANE_COUNTS = tuple(1 << k for k in range(LANES_MIN.bit_length() - 1, LANES_MAX.bit_length()))  # powers of two
 
 WBITS_CODE = {8: 0, 4: 1}       # header field `w4` is 1 for int4 weights
 

@@ -98,6 +98,7 @@ def _stream(args) -> int:
 
 
 def build_parser(models=None) -> argparse.ArgumentParser:
+    from ..firmware.weight_format import LANE_COUNTS
     parser = argparse.ArgumentParser(prog="edgeasr", description=__doc__.split("\n")[0].strip())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -108,7 +109,7 @@ def build_parser(models=None) -> argparse.ArgumentParser:
     p = sub.add_parser("regress", help="random programs on the RTL, compared word by word with the golden core")
     p.add_argument("--count", type=int, default=100, help="number of random cases (default 100)")
     p.add_argument("--seed", type=int, default=1, help="regression seed; case i uses SeedSequence([seed, i])")
-    p.add_argument("--lanes", type=int, default=8, choices=(4, 8, 16, 32), help="MAC lanes (default 8)")
+    p.add_argument("--lanes", type=int, default=8, choices=LANE_COUNTS, help="MAC lanes (default 8)")
     p.add_argument("--waves", action="store_true", help="trace the whole run to FST (about 3x slower)")
     p.add_argument("--replays", type=int, default=3,
                    help="failing cases to replay alone with FST tracing (default 3; 0 = none)")
@@ -126,12 +127,12 @@ def build_parser(models=None) -> argparse.ArgumentParser:
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("soc-sim", help="the NEP SoC in Verilator behind a pty (use --device serial:/dev/pts/N)")
-    p.add_argument("--lanes", type=int, default=16, choices=(4, 8, 16, 32),
+    p.add_argument("--lanes", type=int, default=16, choices=LANE_COUNTS,
                    help="MAC lanes; the other sizes are CoreConfig's defaults (default 16)")
     p.set_defaults(func=_soc_sim)
 
     p = sub.add_parser("build", help="bitstream and utilisation/Fmax report for a dev board (YoWASP, pip install .[fpga])")
-    p.add_argument("--board", required=True, choices=("ulx3s", "icebreaker"))
+    p.add_argument("--board", required=True, choices=("ulx3s", "ulx3s-12f", "icebreaker"))
     p.add_argument("--out", metavar="DIR", help="build folder (default build/fpga/BOARD)")
     p.set_defaults(func=_build)
 

@@ -15,11 +15,12 @@ DEPTHS = ("spad_depth", "prog_depth", "param_depth", "mask_depth", "value_depth"
 
 def add_compile_parser(sub, func) -> None:
     from ..firmware.memory_map import CoreConfig
+    from ..firmware.weight_format import LANE_COUNTS
     default = CoreConfig()
     p = sub.add_parser("compile", help="lower an exported RNN-T (.npz) into a device image")
     p.add_argument("model", help="exported student, e.g. data/runs/<run>/student_q4s.npz")
     p.add_argument("-o", "--output", required=True, help="image file to write")
-    p.add_argument("--lanes", type=int, default=default.lanes, choices=(4, 8, 16, 32))
+    p.add_argument("--lanes", type=int, default=default.lanes, choices=LANE_COUNTS)
     for name in DEPTHS:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(default, name))
     p.add_argument("--json", action="store_true", help="machine-readable output")

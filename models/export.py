@@ -11,15 +11,11 @@ The embedding is an int8 table at 2**-7 (a lookup, not a MATVEC). LUTs are the d
 """
 
 import dataclasses
-import io
 import json
-import math
 
 import numpy as np
 import torch
 
-from ..firmware.number_formats import (BIAS_BITS, LUT_IN_FRAC_BITS, MULT_BITS, REQUANT_SHIFT_MAX,
-                                       int_range)
 from ..firmware.weight_codec import CompressedMatrix, compress, decompress, from_bytes, to_bytes
 from . import quant as Q
 from .rnnt import ModelConfig, Transducer
@@ -38,49 +34,19 @@ class ExportedStudent:
         return sum(len(to_bytes(m)) for m in self.matrices.values()) + self.embed.size
 
 
-def fixed_point(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mult, shift) with mult / 2**shift ~ real > 0, mult in [2**14, 2**15)."""
-    mults, shifts = [], []
-    top = 1 << (MULT_BITS - 1)
-    for r in np.asarray(real, dtype=np.float64):
-        if r <= 0:
-            raise ValueError(f"requantization scale must be positive, got {r}")
-        shift = min(max(MULT_BITS - 1 - math.ceil(math.log2(r)), 0), REQUANT_SHIFT_MAX)
-        mult = int(np.floor(r * 2.0 ** shift + 0.5))
-        while mult >= top:
-            shift -= 1
-            mult = int(np.floor(r * 2.0 ** shift + 0.5))
-        mults.append(mult)
-        shifts.append(shift)
-    return np.array(mults, np.int64), np.array(shifts, np.int64)
-
-
-def _out_scale(name: str) -> tuple[float, bool]:
-    if name == "joint_out":
-        return 2.0 ** -Q.LOGIT_FRAC_BITS, True
-    return 2.0 ** -LUT_IN_FRAC_BITS, False
-
-
 @torch.no_grad()
 def export_student(model: Transducer, weight_bits: int) -> ExportedStudent:
     """The student in NEP formats. Weights are quantized as the QAT forward pass does."""
+    as_int = lambda t: t.numpy().astype(np.int64)
     mats = {}
     for name, m in model.matrices().items():
-        q, s = Q.quantize_weight(m.weight * m.mask, weight_bits)
-        q = q.long().numpy()
-        s = s[:, 0].double().numpy()
-        acc_scale = s * Q_ACT_SCALE
-        out_scale, out16 = _out_scale(name)
-        lo, hi = int_range(BIAS_BITS)
-        bias = np.clip(np.floor(m.bias.double().numpy() / acc_scale + 0.5), lo, hi).astype(np.int64)
-        mult, shift = fixed_point(acc_scale / out_scale)
-        mats[name] = compress(q, bias, mult, shift, lanes=NEP_LANES, weight_bits=weight_bits, out16=out16)
+        # the same integers the exact QAT forward pass computes with (`NepMatrix.integer`)
+        im = Q.integer_matrix(m.weight * m.mask, m.bias, weight_bits, m.out_frac_bits, m.out_bits)
+        mats[name] = compress(as_int(im.q), as_int(im.bias), as_int(im.mult), as_int(im.shift),
+                              lanes=NEP_LANES, weight_bits=weight_bits, out16=m.out_bits == 16)
     e = torch.clamp(model.embed.weight, -1.0, 127 / 128)
     embed = torch.floor(e * 2 ** Q.ACT_FRAC_BITS + 0.5).clamp(-128, 127).to(torch.int8).numpy()
     return ExportedStudent(model.cfg, weight_bits, mats, embed)
-
-
-Q_ACT_SCALE = 2.0 ** -Q.ACT_FRAC_BITS
 
 
 def save_image(ex: ExportedStudent, path: str):

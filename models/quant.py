@@ -7,14 +7,23 @@ outputs at 2**-LUT_OUT_FRAC_BITS, the int16 cell state at 2**-CELL_FRAC_BITS. Ro
 (floor(x + 0.5)), the device's rule. Gradients use the straight-through estimator inside the
 representable range and zero outside it (a clipped STE).
 
+Exact mode (`set_qat(..., activations=True)`): every MATVEC is computed as the NEP computes it,
+integer accumulator times the exported row multiplier `mult * 2**-shift` (`IntegerMatrix`, the same
+numbers `export` writes), and every LUT is a lookup in the device table. The forward values then
+equal the integer golden model's exactly; gradients flow through the float surrogate (`ste`).
+
 QAT also pulls weights toward their grid: `grid_regularizer` is the mean squared distance, in
 grid steps, between each weight and its nearest centroid; `snap_to_grid_` moves weights onto it.
 """
 
+import dataclasses
+
+import numpy as np
 import torch
 
-from ..firmware.number_formats import (ACT_BITS, ACT_FRAC_BITS, CELL_BITS, CELL_FRAC_BITS, LOGIT_FRAC_BITS,
-                                       LUT_IN_FRAC_BITS, LUT_OUT_FRAC_BITS, WEIGHT_BITS, int_range)
+from ..firmware.number_formats import (ACT_BITS, ACT_FRAC_BITS, BIAS_BITS, CELL_BITS, CELL_FRAC_BITS,
+                                       LOGIT_FRAC_BITS, LUT_ENTRIES, LUT_IN_FRAC_BITS, LUT_OUT_FRAC_BITS,
+                                       WEIGHT_BITS, Lut, default_lut, fixed_point, int_range)
 
 LOGIT_BITS = 16
 
@@ -31,12 +40,61 @@ def fake_quant(x: torch.Tensor, frac_bits: int, bits: int = ACT_BITS) -> torch.T
     return y + (round_half_up(y / step) * step - y).detach()
 
 
-def lut(x: torch.Tensor, fn) -> torch.Tensor:
-    """A default 256-entry activation LUT: quantize x to the LUT input grid, apply fn, quantize the
-    output, exactly as `number_formats.default_lut` builds the table (STE through both roundings)."""
+_LUT_FN = {Lut.SIGMOID: torch.sigmoid, Lut.TANH: torch.tanh}
+_LUT_VALUES = {t: torch.from_numpy(default_lut(t)).double() * 2.0 ** -LUT_OUT_FRAC_BITS for t in _LUT_FN}
+
+
+def ste(exact: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
+    """Exactly `exact` in the forward pass, the gradient of `surrogate` in the backward pass
+    (surrogate - surrogate.detach() is exactly zero, so no float error creeps into the value)."""
+    return exact.to(surrogate.dtype) + (surrogate - surrogate.detach())
+
+
+def lut(x: torch.Tensor, table: Lut) -> torch.Tensor:
+    """The device's activation lookup: x saturated and rounded to the LUT input grid, then the
+    default table's entry (`number_formats.default_lut`); the gradient is the function's own."""
     xq = fake_quant(x, LUT_IN_FRAC_BITS)
-    y = fn(xq)
-    return fake_quant(y, LUT_OUT_FRAC_BITS)
+    index = (round_half_up(xq.detach().double() * 2 ** LUT_IN_FRAC_BITS) + LUT_ENTRIES // 2).long()
+    return ste(_LUT_VALUES[table][index], _LUT_FN[table](xq))
+
+
+@dataclasses.dataclass(frozen=True)
+class IntegerMatrix:
+    """A NEP matrix as the device holds it, integer-valued float64 tensors: weights q (rows, cols),
+    int32 bias, and each row's requantization mult * 2**-shift to the output grid."""
+    q: torch.Tensor
+    bias: torch.Tensor
+    mult: torch.Tensor
+    shift: torch.Tensor
+    out_frac_bits: int
+    out_bits: int
+    multiplier: torch.Tensor        # mult * 2**-shift, exact in float64
+
+    def accumulate(self, x: torch.Tensor, cols: slice = slice(None)) -> torch.Tensor:
+        """Integer partial accumulator of x (real values on the int8 grid 2**-7, saturated to int8
+        as MATVEC reads them) against the columns `cols` (no bias)."""
+        lo, hi = int_range(ACT_BITS)
+        xi = torch.clamp(round_half_up(x.detach().double() * 2 ** ACT_FRAC_BITS), lo, hi)
+        return xi @ self.q[:, cols].T
+
+    def requantize(self, acc: torch.Tensor) -> torch.Tensor:
+        """bias + acc through the row multiplier, rounded half up and saturated: the MATVEC output,
+        returned in real units (exact: |acc * mult| < 2**47 is an integer in float64)."""
+        lo, hi = int_range(self.out_bits)
+        y = torch.floor((acc + self.bias) * self.multiplier + 0.5)
+        return torch.clamp(y, lo, hi) * 2.0 ** -self.out_frac_bits
+
+
+def integer_matrix(w: torch.Tensor, b: torch.Tensor, bits: int, out_frac_bits: int, out_bits: int) -> IntegerMatrix:
+    """The device form of a (masked) weight matrix and bias with int8 input at 2**-ACT_FRAC_BITS."""
+    q, s = quantize_weight(w, bits)
+    acc_scale = s[:, 0].detach().double().cpu().numpy() * 2.0 ** -ACT_FRAC_BITS
+    lo, hi = int_range(BIAS_BITS)
+    bias = np.clip(np.floor(b.detach().double().cpu().numpy() / acc_scale + 0.5), lo, hi)
+    mult, shift = fixed_point(acc_scale / 2.0 ** -out_frac_bits)
+    t = lambda a: torch.from_numpy(np.asarray(a, np.float64))
+    return IntegerMatrix(q.double(), t(bias), t(mult), t(shift), out_frac_bits, out_bits,
+                         t(np.ldexp(mult.astype(np.float64), -shift)))
 
 
 def weight_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
@@ -87,5 +145,5 @@ def snap_to_grid_(w: torch.Tensor, bits: int):
 
 
 __all__ = ["ACT_FRAC_BITS", "CELL_FRAC_BITS", "CELL_BITS", "LOGIT_FRAC_BITS", "LOGIT_BITS",
-           "fake_quant", "lut", "weight_scale", "quantize_weight", "fake_quant_weight",
-           "distance_to_grid", "grid_regularizer", "snap_to_grid_"]
+           "fake_quant", "lut", "ste", "IntegerMatrix", "integer_matrix", "weight_scale", "quantize_weight",
+           "fake_quant_weight", "distance_to_grid", "grid_regularizer", "snap_to_grid_"]

@@ -9,8 +9,10 @@ Student structure (every matrix is one NEP MATVEC over an int8 vector):
   prediction: embedding (V, E) (int8 table; blank is the start symbol) -> LSTM(E -> P)
   joint: tanh(W_j [enc; pred] + b_j) -> W_o (V rows), int16 logits
 Each LSTM gate block is W [x; h] + b (4H rows: i, f, g, o), requantized to the LUT input scale,
-then sigmoid/tanh LUTs; c = f*c + i*g in int16; h = o * tanh(c) in int8. In QAT mode the forward
-pass fake-quantizes exactly those points (see `quant`); in float mode it is a plain LSTM.
+then sigmoid/tanh LUTs; c = f*c + i*g in int16; h = o * tanh(c) in int8. With activation QAT the
+forward pass computes exactly what the NEP computes (integer MATVECs with the exported row
+multipliers, LUT lookups; see `quant`), so its values equal the integer golden model's; in float
+mode it is a plain LSTM.
 The teacher has the same interface and time reduction, uses torch's LSTM, and is never exported.
 """
 
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 
 from . import quant as Q
 from .corpus.grammar import ALPHABET
-from ..firmware.number_formats import TIME_REDUCTION
+from ..firmware.number_formats import ACT_BITS, LOGIT_FRAC_BITS, LUT_IN_FRAC_BITS, TIME_REDUCTION, Lut, int_range
 from .features import FEATURE_DIM
 
 VOCAB = len(ALPHABET) + 1          # + blank
@@ -48,16 +50,20 @@ class ModelConfig:
 
 
 class NepMatrix(nn.Module):
-    """A weight matrix with bias, a pruning mask and a QAT mode; `effective()` is what the
-    forward pass multiplies by (masked, and fake-quantized when `weight_bits` is set)."""
+    """A weight matrix with bias, a pruning mask and a QAT mode; `effective()` is what the float
+    forward pass multiplies by (masked, and fake-quantized when `weight_bits` is set), `integer()`
+    what the device holds, and `device()` the device's MATVEC output."""
 
-    def __init__(self, rows: int, cols: int, init_scale: float | None = None):
+    def __init__(self, rows: int, cols: int, init_scale: float | None = None,
+                 out_frac_bits: int = LUT_IN_FRAC_BITS, out_bits: int = ACT_BITS):
         super().__init__()
         s = init_scale if init_scale is not None else cols ** -0.5
         self.weight = nn.Parameter(torch.empty(rows, cols).uniform_(-s, s))
         self.bias = nn.Parameter(torch.zeros(rows))
         self.register_buffer("mask", torch.ones(rows, cols))
         self.weight_bits: int | None = None
+        self.out_frac_bits, self.out_bits = out_frac_bits, out_bits
+        self._integer_key, self._integer = None, None
 
     def effective(self) -> torch.Tensor:
         w = self.weight * self.mask
@@ -72,6 +78,24 @@ class NepMatrix(nn.Module):
         step = Q.weight_scale(self.weight * self.mask, self.weight_bits)[:, 0] * 2.0 ** -Q.ACT_FRAC_BITS
         return self.bias + (Q.round_half_up(self.bias.detach() / step) * step - self.bias).detach()
 
+    def integer(self) -> Q.IntegerMatrix:
+        """The device form (requires `weight_bits`); recomputed only after the weights change."""
+        assert self.weight_bits is not None, "integer(): set_qat first"
+        key = (self.weight_bits, self.weight.dtype, self.weight._version, self.bias._version,
+               self.mask._version, self.weight.data_ptr(), self.bias.data_ptr())
+        if key != self._integer_key:
+            self._integer = Q.integer_matrix(self.weight.detach() * self.mask, self.bias, self.weight_bits,
+                                             self.out_frac_bits, self.out_bits)
+            self._integer_key = key
+        return self._integer
+
+    def device(self, surrogate: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
+        """The MATVEC output for the integer accumulator `acc` (see `IntegerMatrix.accumulate`),
+        exact in value, with the gradient of the float `surrogate` (zero where it saturates)."""
+        lo, hi = int_range(self.out_bits)
+        step = 2.0 ** -self.out_frac_bits
+        return Q.ste(self.integer().requantize(acc), torch.clamp(surrogate, lo * step, hi * step))
+
 
 class StudentLSTM(nn.Module):
     """One LSTM layer over the concatenated [x; h] (see module docstring)."""
@@ -84,20 +108,17 @@ class StudentLSTM(nn.Module):
             self.gates.bias[hidden: 2 * hidden] = 1.0      # forget-gate bias
         self.qat = False
 
-    def step(self, x, h, c):
-        z = F.linear(torch.cat([x, h], dim=1), self.gates.effective(), self.gates.effective_bias())
+    def step(self, x, h, c, w, b):
+        """One exact-QAT step; w, b = the gates' effective weights and bias (the float surrogate)."""
+        xh = torch.cat([x, h], dim=1)
+        z = self.gates.device(F.linear(xh, w, b), self.gates.integer().accumulate(xh))
         zi, zf, zg, zo = z.chunk(4, dim=1)
-        if self.qat:
-            i, f, o = (Q.lut(v, torch.sigmoid) for v in (zi, zf, zo))
-            g = Q.lut(zg, torch.tanh)
-            fc = Q.fake_quant(f * c, Q.CELL_FRAC_BITS, Q.CELL_BITS)
-            ig = Q.fake_quant(i * g, Q.CELL_FRAC_BITS, Q.CELL_BITS)
-            c = Q.fake_quant(fc + ig, Q.CELL_FRAC_BITS, Q.CELL_BITS)
-            h = Q.fake_quant(o * Q.lut(c, torch.tanh), Q.ACT_FRAC_BITS)
-        else:
-            i, f, o = torch.sigmoid(zi), torch.sigmoid(zf), torch.sigmoid(zo)
-            c = f * c + i * torch.tanh(zg)
-            h = o * torch.tanh(c)
+        i, f, o = (Q.lut(v, Lut.SIGMOID) for v in (zi, zf, zo))
+        g = Q.lut(zg, Lut.TANH)
+        fc = Q.fake_quant(f * c, Q.CELL_FRAC_BITS, Q.CELL_BITS)       # exact: products of grid values
+        ig = Q.fake_quant(i * g, Q.CELL_FRAC_BITS, Q.CELL_BITS)
+        c = Q.fake_quant(fc + ig, Q.CELL_FRAC_BITS, Q.CELL_BITS)
+        h = Q.fake_quant(o * Q.lut(c, Lut.TANH), Q.ACT_FRAC_BITS)
         return h, c
 
     def forward(self, x, state=None):
@@ -105,18 +126,18 @@ class StudentLSTM(nn.Module):
         assert x.ndim == 3, x.shape
         B = x.shape[0]
         h, c = state if state is not None else (x.new_zeros(B, self.hidden), x.new_zeros(B, self.hidden))
+        w, b = self.gates.effective(), self.gates.effective_bias()
         if not self.qat:
             # Float activations: torch's fused LSTM kernel on the same (masked, fake-quantized)
             # weights; gate order i, f, g, o matches `step`.
-            w = self.gates.effective()
             inp = x.shape[2]
             out, hn, cn = torch.lstm(x, (h[None], c[None]),
-                                     [w[:, :inp], w[:, inp:], self.gates.effective_bias(), torch.zeros_like(self.gates.bias)],
+                                     [w[:, :inp], w[:, inp:], b, torch.zeros_like(self.gates.bias)],
                                      True, 1, 0.0, self.training, False, True)
             return out, (hn[0], cn[0])
         out = []
         for t in range(x.shape[1]):
-            h, c = self.step(x[:, t], h, c)
+            h, c = self.step(x[:, t], h, c, w, b)
             out.append(h)
         return torch.stack(out, dim=1), (h, c)
 
@@ -146,7 +167,7 @@ class Transducer(nn.Module):
                                       for i in range(cfg.enc_layers - 1)])
             self.pred_lstm = StudentLSTM(cfg.embed, P)
             self.joint_hidden = NepMatrix(cfg.joint, H + P)
-            self.joint_out = NepMatrix(VOCAB, cfg.joint)
+            self.joint_out = NepMatrix(VOCAB, cfg.joint, out_frac_bits=LOGIT_FRAC_BITS, out_bits=Q.LOGIT_BITS)
         self.embed = nn.Embedding(VOCAB, cfg.embed)
         nn.init.uniform_(self.embed.weight, -0.5, 0.5)
         self.ctc_head = nn.Linear(H, VOCAB)      # auxiliary CTC loss only; not exported
@@ -208,11 +229,14 @@ class Transducer(nn.Module):
         H = enc.shape[-1]
         w = self.joint_hidden.effective()
         z = F.linear(enc, w[:, :H]) + F.linear(pred, w[:, H:]) + self.joint_hidden.effective_bias()
-        if self.qat_act:
-            j = Q.lut(z, torch.tanh)
-            return Q.fake_quant(F.linear(j, self.joint_out.effective(), self.joint_out.effective_bias()),
-                                Q.LOGIT_FRAC_BITS, Q.LOGIT_BITS)
-        return F.linear(torch.tanh(z), self.joint_out.effective(), self.joint_out.effective_bias())
+        if not self.qat_act:
+            return F.linear(torch.tanh(z), self.joint_out.effective(), self.joint_out.effective_bias())
+        # exact: one MATVEC over [enc; pred], accumulated in two broadcast halves
+        hidden = self.joint_hidden.integer()
+        z = self.joint_hidden.device(z, hidden.accumulate(enc, slice(0, H)) + hidden.accumulate(pred, slice(H, None)))
+        j = Q.lut(z, Lut.TANH)
+        y = F.linear(j, self.joint_out.effective(), self.joint_out.effective_bias())
+        return self.joint_out.device(y, self.joint_out.integer().accumulate(j))
 
     def forward(self, feats, targets):
         """(logits (B, T', U+1, V), encoder output (B, T', H))."""

@@ -34,12 +34,19 @@ class NEPCore(wiring.Component):
     harnesses) or 2 (data two cycles after `r_en`, every memory word registered right after its
     block RAM: what the SoC on an FPGA uses, with a link bridge that waits for it). Only the host
     bus's read path differs between the two.
+
+    `counter_bits` (33..64) is the width of the five event counters: a small FPGA may keep fewer
+    than 64 bits; the counters then wrap at 2**counter_bits and their HI words hold the bits above
+    32 that exist, zero-extended.
     """
 
-    def __init__(self, config: CoreConfig = CoreConfig(), bus_read_latency: int = 1):
+    def __init__(self, config: CoreConfig = CoreConfig(), bus_read_latency: int = 1,
+                 counter_bits: int = COUNTER_BITS):
         assert bus_read_latency in (1, 2), bus_read_latency
+        assert 32 < counter_bits <= COUNTER_BITS, counter_bits
         self.config = config
         self.bus_read_latency = bus_read_latency
+        self.counter_bits = counter_bits
         super().__init__({"bus": Out(BusSignature()), "busy": Out(1)})
 
     def elaborate(self, platform):
@@ -85,14 +92,16 @@ class NEPCore(wiring.Component):
         def chunked(name, region_id, width, depth, core_addr):
             mem = Memory(shape=unsigned(width), depth=depth, init=[], attrs=block_ram.ATTRS)
             m.submodules[name] = mem
-            rd, wr = block_ram.ReadPort(m, mem, name), mem.write_port(granularity=BUS_DATA_BITS)
+            # A word narrower than the bus (2-lane values) takes the low bits of its one chunk.
+            rd = block_ram.ReadPort(m, mem, name)
+            wr = mem.write_port(granularity=min(width, BUS_DATA_BITS))
             nchunks = chunks(width)
             sel = (nchunks - 1).bit_length()
             word, chunk = offset >> sel, offset[:sel] if sel else C(0, 1)
-            hit = may_write & (region == region_id) & (word < depth) & (chunk < width // BUS_DATA_BITS)
+            hit = may_write & (region == region_id) & (word < depth) & (chunk < max(1, width // BUS_DATA_BITS))
             m.d.comb += [
                 wr.addr.eq(word),
-                wr.data.eq(Cat(*[bus.w_data] * (width // BUS_DATA_BITS))),
+                wr.data.eq(Cat(*[bus.w_data] * max(1, width // BUS_DATA_BITS))[:width]),
                 wr.en.eq(Mux(hit, 1 << chunk, 0)),
                 rd.addr.eq(Mux(busy, core_addr, word)),
             ]
@@ -162,7 +171,7 @@ class NEPCore(wiring.Component):
         # Counters. Each cycle's increments are registered, then added (no unit's control logic
         # in front of a 64-bit carry chain); `busy` stays high one cycle longer than the sequencer
         # so that the host never reads a counter with an increment still in flight.
-        counters = {name: Signal(COUNTER_BITS, name=name)
+        counters = {name: Signal(self.counter_bits, name=name)
                     for name in ("cycles", "macs", "skipped", "stalls", "retired")}
         clear = bus.w_en & (region == Region.CSR) & (offset == Csr.CTRL) & \
             ((bus.w_data & Ctrl.CLEAR_COUNTERS) != 0)

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..firmware.link_protocol import IDLE_RESET_BYTES
 from ..firmware.memory_map import CoreConfig
-from .core import NEPCore
+from .core import COUNTER_BITS, NEPCore
 from .link_bridge import LinkBridge
 from .uart import UartRx, UartTx
 
@@ -18,8 +18,15 @@ BUS_STAGES = 1      # registers between the bridge's bus requests and the core
 
 
 class NEPSoC(wiring.Component):
-    def __init__(self, config: CoreConfig = CoreConfig(), divisor: int = 8):
+    """`core_read_latency` and `bus_stages` default to what a 100 MHz ECP5 needs (see below); a slow
+    small FPGA (iCE40 at 12 MHz) may pass 1 and 0 and save the registers. `counter_bits` is the
+    core's event counter width (`NEPCore`)."""
+
+    def __init__(self, config: CoreConfig = CoreConfig(), divisor: int = 8, *, core_read_latency: int = 2,
+                 bus_stages: int = BUS_STAGES, counter_bits: int = COUNTER_BITS):
+        assert bus_stages in (0, 1), bus_stages
         self.config, self.divisor = config, divisor
+        self.core_read_latency, self.bus_stages, self.counter_bits = core_read_latency, bus_stages, counter_bits
         super().__init__({
             "uart_rx": In(1, init=1),
             "uart_tx": Out(1, init=1),
@@ -31,13 +38,16 @@ class NEPSoC(wiring.Component):
         m = Module()
         # On an FPGA every block RAM output is registered (a 2-cycle core read) and the bridge's
         # bus requests pass one register stage on their way to the core; the bridge waits for both.
-        m.submodules.core = core = NEPCore(self.config, bus_read_latency=2)
+        m.submodules.core = core = NEPCore(self.config, bus_read_latency=self.core_read_latency,
+                                           counter_bits=self.counter_bits)
         m.submodules.rx = rx = UartRx(self.divisor)
         m.submodules.tx = tx = UartTx(self.divisor)
         m.submodules.bridge = bridge = LinkBridge(idle_reset_cycles=IDLE_RESET_BYTES * 10 * self.divisor,
-                                                       bus_read_latency=BUS_STAGES + 2, bus_delay=BUS_STAGES)
-        m.d.sync += [core.bus.addr.eq(bridge.bus.addr), core.bus.w_data.eq(bridge.bus.w_data),
-                     core.bus.w_en.eq(bridge.bus.w_en), core.bus.r_en.eq(bridge.bus.r_en)]
+                                                  bus_read_latency=self.bus_stages + self.core_read_latency,
+                                                  bus_delay=self.bus_stages)
+        requests = [core.bus.addr.eq(bridge.bus.addr), core.bus.w_data.eq(bridge.bus.w_data),
+                    core.bus.w_en.eq(bridge.bus.w_en), core.bus.r_en.eq(bridge.bus.r_en)]
+        m.d["sync" if self.bus_stages else "comb"] += requests
         m.d.comb += bridge.bus.r_data.eq(core.bus.r_data)
         m.d.comb += [
             rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx),

@@ -18,7 +18,7 @@ from ..firmware import loader, weight_codec
 from ..firmware.assembler import Program, disassemble
 from ..firmware.isa import ErrorCode
 from ..firmware.memory_map import CoreConfig, Csr, Ctrl, Region, State, address
-from ..firmware.number_formats import (LUT_IN_FRAC_BITS, LUT_OUT_FRAC_BITS, LUT_TABLES, MULT_BITS, Lut,
+from ..firmware.number_formats import (LUT_IN_FRAC_BITS, LUT_OUT_FRAC_BITS, LUT_TABLES, Lut, fixed_point,
                                        default_luts, int_range)
 from .random_program import regress_config
 
@@ -35,15 +35,6 @@ class CompiledLayer:
     bits_per_weight: float
 
 
-def fixed_point(m: float) -> tuple[int, int]:
-    """mult (int16, >= 2**14 unless tiny) and shift with mult * 2**-shift ~= m > 0."""
-    shift = MULT_BITS - 2 - int(np.floor(np.log2(m)))
-    mult = int(round(m * 2.0 ** shift))
-    if mult >= 1 << (MULT_BITS - 1):
-        mult, shift = mult // 2, shift - 1
-    return mult, shift
-
-
 def compile_layer(config: CoreConfig, seed: int = 2026) -> CompiledLayer:
     rng = np.random.default_rng(seed)
     w = rng.normal(0.0, 0.35, (ROWS, COLS))
@@ -56,8 +47,8 @@ def compile_layer(config: CoreConfig, seed: int = 2026) -> CompiledLayer:
     xq = np.clip(np.round(x * (1 << X_FRAC_BITS)), -128, 127).astype(np.int64)
     acc_scale = w_scale / (1 << X_FRAC_BITS)                 # real value of one accumulator unit
     bias = np.round(b / acc_scale).astype(np.int64)
-    mults, shifts = zip(*(fixed_point(s * (1 << LUT_IN_FRAC_BITS)) for s in acc_scale))
-    cm = weight_codec.compress(wq, bias, np.array(mults), np.array(shifts), lanes=config.lanes,
+    mults, shifts = fixed_point(acc_scale * (1 << LUT_IN_FRAC_BITS))
+    cm = weight_codec.compress(wq, bias, mults, shifts, lanes=config.lanes,
                                weight_bits=WEIGHT_BITS)
     x_at, y_at, out_at = 0, COLS, COLS + ROWS
     program = Program().matvec(dst=y_at, src=x_at, mat=0).act(dst=out_at, a=y_at, length=ROWS,

@@ -13,7 +13,7 @@ from edgeasr.firmware.errors import WeightLengthError, WeightStreamError, Weight
 from edgeasr.firmware.number_formats import int_range
 
 FAST = settings(max_examples=60, deadline=None)
-LANES = (4, 8, 16, 32)
+LANES = (2, 4, 8, 16, 32)
 
 
 def reference_words(w: np.ndarray, lanes: int, weight_bits: int) -> tuple[list[int], list[int], int]:
@@ -135,7 +135,7 @@ def _z(n):
     (np.zeros((2, 3)), dict(lanes=4, weight_bits=8), "weights must be a 2-D integer array, got dtype float64 shape (2, 3)"),
     (np.zeros((2, 0), int), dict(lanes=4, weight_bits=8), "rows and cols must be in [1, 65535], got shape (2, 0)"),
     (np.zeros((2, 65536), int), dict(lanes=4, weight_bits=8), "rows and cols must be in [1, 65535], got shape (2, 65536)"),
-    (np.zeros((2, 3), int), dict(lanes=6, weight_bits=8), "lanes must be a power of two in [4, 32], got 6"),
+    (np.zeros((2, 3), int), dict(lanes=6, weight_bits=8), "lanes must be a power of two in [2, 32], got 6"),
     (np.zeros((2, 3), int), dict(lanes=4, weight_bits=2), "weight_bits must be one of (4, 8), got 2"),
 ])
 def test_compress_rejects(weights, kwargs, message):
@@ -249,7 +249,7 @@ def _corrupt(data: bytes, offset: int, new: bytes) -> bytes:
 @pytest.mark.parametrize("offset, new, message", [
     (0, b"NEPX", r"weight stream field magic at byte 0: expected b'NEPW', found b'NEPX'"),
     (4, b"\x02\x00", r"weight stream field version at byte 4: expected 1, found 2"),
-    (6, b"\x05", r"weight stream field lanes at byte 6: expected a power of two in \[4, 32\], found 5"),
+    (6, b"\x05", r"weight stream field lanes at byte 6: expected a power of two in \[2, 32\], found 5"),
     (7, b"\x05", r"weight stream field weight_bits at byte 7: expected one of \(4, 8\), found 5"),
     (8, b"\x02", r"weight stream field flags at byte 8: expected only bit 0 \(out16\) set, found 0x02"),
     (10, b"\x00\x00", r"weight stream field rows at byte 10: expected \[1, 65535\], found 0"),

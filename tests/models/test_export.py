@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from edgeasr.firmware.number_formats import fixed_point
 from edgeasr.firmware.weight_codec import lane_groups
 from edgeasr.models import export as E
 from edgeasr.models import features as F
@@ -25,7 +26,7 @@ def _student(bits, seed=0):
             mat.weight.mul_(mat.mask)
             Q.snap_to_grid_(mat.weight, bits)
     m.set_qat(bits, activations=True)
-    return m.double().eval()
+    return m.eval()
 
 
 @pytest.mark.parametrize("bits", [4, 8])
@@ -46,23 +47,34 @@ def test_image_round_trip(bits, tmp_path):
 
 def test_fixed_point_multiplier():
     real = np.array([1e-4, 3e-3, 0.25, 0.5, 0.999, 2.0])
-    mult, shift = E.fixed_point(real)
+    mult, shift = fixed_point(real)
     assert np.all((mult >= 1 << 14) & (mult < 1 << 15))
     np.testing.assert_allclose(mult / 2.0 ** shift, real, rtol=2 ** -14)
 
 
-def test_golden_encoder_tracks_fake_quant():
-    """Int golden vs float64 fake quantization on random audio-like features: identical on at least
-    99% of encoder outputs (the rest differ where the 16-bit requant multiplier flips a rounding)."""
-    m = _student(4, seed=3)
-    g = GoldenRnnt(E.export_student(m, 4))
-    rng = np.random.default_rng(3)
-    feats = rng.integers(-60, 60, size=(40, F.FEATURE_DIM)).astype(np.int8)
+@pytest.mark.parametrize("bits,seed", [(4, 3), (8, 5)])
+def test_golden_equals_exact_fake_quant(bits, seed):
+    """The integer golden model and the exact-QAT forward pass agree on every encoder output, every
+    logit and the 1-best, on random audio-like features (they share the exported integers)."""
+    m = _student(bits, seed=seed)
+    g = GoldenRnnt(E.export_student(m, bits))
+    rng = np.random.default_rng(seed)
+    feats = rng.integers(-90, 90, size=(60, F.FEATURE_DIM)).astype(np.int8)
     enc_int = g.encoder(feats)
     with torch.no_grad():
-        enc_fq = m.encoder(F.to_model(feats).double()[None])[0].numpy() * 128
-    assert np.mean(np.round(enc_fq) == enc_int) >= 0.99
-    hyp_int = g.greedy_search(feats)
-    with torch.no_grad():
-        hyp_fq = m.greedy_search(F.to_model(feats).double()[None], torch.tensor([len(feats)]))[0]
-    assert hyp_int == hyp_fq
+        enc_fq = m.encoder(F.to_model(feats)[None])[0].double().numpy() * 128
+        np.testing.assert_array_equal(enc_fq, enc_int)
+        pred = m.prediction(torch.tensor([[5, 9]]))[0][0]
+        hp, cp = g.lstm_step("pred_lstm.gates", g.ex.embed[0].astype(np.int64), np.zeros(TINY.pred_hidden, np.int64),
+                             np.zeros(TINY.pred_hidden, np.int64))
+        np.testing.assert_array_equal(pred[0].double().numpy() * 128, hp)
+        logits = m.joint(torch.from_numpy(enc_int[7] / 128).float(), pred[0]).double().numpy() * 2 ** Q.LOGIT_FRAC_BITS
+        np.testing.assert_array_equal(logits, g.joint(enc_int[7], hp))
+        hyp_fq = m.greedy_search(F.to_model(feats)[None], torch.tensor([len(feats)]))[0]
+    assert hyp_fq == g.greedy_search(feats)
+
+
+def test_fixed_point_rejects_bad_scales():
+    for bad in ([0.0], [-1.0], [float("nan")], [1e9]):
+        with pytest.raises(ValueError):
+            fixed_point(bad)

@@ -6,7 +6,7 @@ the build plan is produced, which already runs Amaranth's elaboration and pin/cl
 
 import pytest
 
-from edgeasr.rtl.boards import BOARDS, BoardTop, _platform, parse_report
+from edgeasr.rtl.boards import BOARDS, BoardTop, _platform, apply_limits, parse_report
 
 NEXTPNR_LOG = """\
 Info: Device utilisation:
@@ -23,6 +23,13 @@ def test_parse_report_reads_utilisation_and_fmax():
     assert report["utilisation"]["DP16KD"] == {"used": 143, "available": 208}
     assert report["utilisation"]["TRELLIS_COMB"] == {"used": 12195, "available": 83640}
     assert report["fmax_mhz"] == {"$glbnet$pll.clk_out": {"fmax": 24.21, "target": 100.0}}
+
+
+def test_limits_cap_what_nextpnr_reports_for_a_shared_die():
+    report = apply_limits(parse_report(NEXTPNR_LOG), BOARDS["ulx3s-12f"].limits)
+    assert report["utilisation"]["DP16KD"] == {"used": 143, "available": 32, "die_available": 208}
+    assert report["utilisation"]["TRELLIS_COMB"]["available"] == 12_000
+    assert report["utilisation"]["TRELLIS_IO"] == {"used": 5, "available": 365}
 
 
 @pytest.mark.parametrize("name", sorted(BOARDS))

@@ -1,4 +1,4 @@
-"""The whole-core cocotb bench on Verilator, 8 and 16 lanes: identity, every fault kind, and a fixed-seed
+"""The whole-core cocotb bench on Verilator, 2, 8 and 16 lanes: identity, every fault kind, and a fixed-seed
 random regression compared word by word with the golden core (`edgeasr regress` runs longer ones)."""
 
 import json
@@ -10,7 +10,7 @@ from edgeasr.verif.regression import run_core_bench
 from edgeasr.verif.simulator import RUN_ROOT
 
 # (lanes, seed, random cases): fixed seeds keep CI reproducible; counts keep it within budget.
-CI_RUNS = [(8, 1, 60), (16, 2, 40)]
+CI_RUNS = [(2, 3, 40), (8, 1, 60), (16, 2, 40)]
 
 
 @pytest.mark.parametrize("lanes,seed,count", CI_RUNS)
