@@ -32,8 +32,14 @@ class NEPCore(wiring.Component):
 
     `bus_read_latency` is 1 (the `rtl.bus` contract: data the cycle after `r_en`; simulators and
     harnesses) or 2 (data two cycles after `r_en`, every memory word registered right after its
-    block RAM: what the SoC on an FPGA uses, with a link bridge that waits for it). Only the host
-    bus's read path differs between the two.
+    block RAM: what the SoC on an FPGA uses, with a link bridge that waits for it). Latency 2 also
+    posts the bus's memory writes: the write's address, data and enables (decided from `busy`, the
+    region and the range check) are registered and reach the block RAMs a cycle later, so only a
+    register sits in front of their write ports. A read of a word in the cycle right after a write
+    to it then returns the old word; the link bridge never does that (its bus accesses are at least
+    six cycles apart, and a READ frame answers only after the WRITE frame before it). Registers,
+    START and everything the core runs see a posted write in time: the sequencer reads no memory
+    before the cycle after START.
 
     `counter_bits` (33..64) is the width of the five event counters: a small FPGA may keep fewer
     than 64 bits; the counters then wrap at 2**counter_bits and their HI words hold the bits above
@@ -61,9 +67,14 @@ class NEPCore(wiring.Component):
         m.submodules.activation = act = ActivationUnit()
         m.submodules.scratchpad = spad = Scratchpad(n, cfg.spad_depth)
 
-        busy, busy_tail = Signal(), Signal()     # see Counters below for the tail
-        m.d.sync += busy_tail.eq(seq.busy)
-        m.d.comb += [busy.eq(seq.busy | busy_tail), self.busy.eq(busy)]
+        # `busy`: the sequencer runs, or ran last cycle (see Counters below for that tail). It is a
+        # register, because it steers every memory's address and the bus's write enables: START
+        # always makes the sequencer busy in the next cycle, so busy = seq.busy | seq.busy one cycle
+        # ago = a register of (seq.busy | seq.start).
+        busy = Signal()
+        m.d.sync += busy.eq(seq.busy | seq.start)
+        m.d.comb += self.busy.eq(busy)
+        posted = "sync" if self.bus_read_latency == 2 else "comb"      # the bus's memory writes
         region = bus.addr[REGION_SHIFT:]
         offset = bus.addr[:REGION_SHIFT]
         refused = Signal()
@@ -99,12 +110,12 @@ class NEPCore(wiring.Component):
             sel = (nchunks - 1).bit_length()
             word, chunk = offset >> sel, offset[:sel] if sel else C(0, 1)
             hit = may_write & (region == region_id) & (word < depth) & (chunk < max(1, width // BUS_DATA_BITS))
-            m.d.comb += [
+            m.d[posted] += [
                 wr.addr.eq(word),
                 wr.data.eq(Cat(*[bus.w_data] * max(1, width // BUS_DATA_BITS))[:width]),
                 wr.en.eq(Mux(hit, 1 << chunk, 0)),
-                rd.addr.eq(Mux(busy, core_addr, word)),
             ]
+            m.d.comb += rd.addr.eq(Mux(busy, core_addr, word))
             refuse_misses(region_id, hit)
             chunk_q = Signal(max(sel, 1))
             with m.If(bus.r_en):
@@ -151,21 +162,21 @@ class NEPCore(wiring.Component):
         for lane in range(n):
             m.d.comb += [spad.lane_addr[lane].eq(mv.lane_addr[lane]),
                          mv.lane_data[lane].eq(spad.lane_data[lane])]
+        bus_w_addr, bus_w_data, bus_w_en = Signal(16), Signal(16), Signal()
+        m.d[posted] += [bus_w_addr.eq(offset), bus_w_data.eq(bus.w_data[:16]), bus_w_en.eq(spad_hit)]
         with m.If(mv.w_en):
             m.d.comb += [spad.w_addr.eq(mv.w_addr), spad.w_data.eq(mv.w_data), spad.w_en.eq(1)]
         with m.Elif(act.w_en):
             m.d.comb += [spad.w_addr.eq(act.w_addr), spad.w_data.eq(act.w_data), spad.w_en.eq(1)]
         with m.Else():
-            m.d.comb += [spad.w_addr.eq(offset), spad.w_data.eq(bus.w_data[:16]), spad.w_en.eq(spad_hit)]
+            m.d.comb += [spad.w_addr.eq(bus_w_addr), spad.w_data.eq(bus_w_data), spad.w_en.eq(bus_w_en)]
         read_words[Region.SPAD] = (spad.a_now if self.bus_read_latency == 1 else spad.a_data).as_signed()
 
         lut_depth = LUT_TABLES * LUT_ENTRIES
         lut_hit = may_write & (region == Region.LUT) & (offset < lut_depth)
         refuse_misses(Region.LUT, lut_hit)
-        m.d.comb += [
-            act.lut_w_addr.eq(offset), act.lut_w_data.eq(bus.w_data[:8]), act.lut_w_en.eq(lut_hit),
-            act.lut_r_addr.eq(offset),
-        ]
+        m.d[posted] += [act.lut_w_addr.eq(offset), act.lut_w_data.eq(bus.w_data[:8]), act.lut_w_en.eq(lut_hit)]
+        m.d.comb += act.lut_r_addr.eq(offset)
         read_words[Region.LUT] = late(act.lut_r_data).as_signed()
 
         # Counters. Each cycle's increments are registered, then added (no unit's control logic
