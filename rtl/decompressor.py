@@ -188,10 +188,12 @@ class Decompressor(wiring.Component):
                 odd.eq(0), loading.eq(1), running.eq(0),
             ]
 
-        # Mask words become FIFO entries ready to load: the word with the bits past `cols` cleared
-        # in a row's last segment (as it arrives), then (from that register) each lane's "at least
-        # 1, 2, 3 bits", "every lane has at most one bit" and "last segment of its row". The
-        # segment a word belongs to is counted down as words arrive.
+        # Mask words become FIFO entries ready to load: the word as it arrives is registered with
+        # "last segment of its row" (nothing in between, so the register can sit beside the block
+        # RAMs: their output is slow, ~5.8 ns on an ECP5), then from that register the word with
+        # the bits past `cols` cleared in a row's last segment, and each lane's "at least 1, 2, 3
+        # bits" and "every lane has at most one bit". The segment a word belongs to is counted
+        # down as words arrive.
         fetch_left, fetch_last, segs_m1 = Signal(16), Signal(), Signal(16)
         with m.If(self.start):
             m.d.sync += segs_m1.eq(self.segs - 1)
@@ -202,10 +204,12 @@ class Decompressor(wiring.Component):
             with m.Elif(arriving):
                 m.d.sync += [fetch_left.eq(Mux(fetch_last, segs_m1, fetch_left - 1)),
                              fetch_last.eq(Mux(fetch_last, segs_m1 == 0, fetch_left == 1))]
-            return Cat((word & Mux(fetch_last, last_mask, Const(-1, n * mb)))[:n * mb], fetch_last)
+            return Cat(word[:n * mb], fetch_last)
 
         def prepare_mask(staged):
-            masked, last = staged[:n * mb], staged[n * mb]
+            last = staged[n * mb]
+            masked = Signal(n * mb, name="mask_prepared")
+            m.d.comb += masked.eq(staged[:n * mb] & Mux(last, last_mask, Const(-1, n * mb)))
             has, ge2, ge3 = (Signal(n, name=f"mask_prepared_{what}") for what in ("has", "ge2", "ge3"))
             for lane in range(n):
                 flags = count_at_least(m, masked[lane * mb:(lane + 1) * mb], 3, f"mask_lane{lane}")

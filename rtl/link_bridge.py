@@ -97,9 +97,14 @@ class LinkBridge(wiring.Component):
 
         m.d.comb += [rx_wr.addr.eq(index), rx_wr.data.eq(self.rx_data)]
 
+        # Response bytes are posted: `put` registers the write, which reaches the buffer (placed
+        # wherever the block RAM is) a cycle later. SEND reads the buffer only after the last `put`
+        # state and SEND itself, so every byte is in place by then.
+        m.d.sync += tx_wr.en.eq(0)
+
         def put(position, value):
-            """Write `value` at `position` of the response buffer this cycle."""
-            m.d.comb += [tx_wr.addr.eq(position), tx_wr.data.eq(value), tx_wr.en.eq(1)]
+            """Write `value` at `position` of the response buffer (lands at the end of next cycle)."""
+            m.d.sync += [tx_wr.addr.eq(position), tx_wr.data.eq(value), tx_wr.en.eq(1)]
 
         def quiet_timeout():
             """In a receiving state: give the frame up after too long a silence."""
@@ -290,14 +295,20 @@ class LinkBridge(wiring.Component):
             with m.State("SEND"):
                 m.d.sync += [tx_ptr.eq(0), tx_crc.eq(0xFFFF)]
                 m.next = "SEND_FETCH"
+            tx_byte = Signal(8)
             with m.State("SEND_FETCH"):
                 m.d.comb += tx_rd.addr.eq(tx_ptr)
+                m.next = "SEND_LATCH"
+            with m.State("SEND_LATCH"):
+                # The buffer's byte is registered before the CRC and the UART see it (a block RAM's
+                # output is slow and the buffer may be placed far away).
+                m.d.sync += tx_byte.eq(tx_rd.data)
                 m.next = "SEND_BYTE"
             with m.State("SEND_BYTE"):
-                m.d.comb += [self.tx_data.eq(tx_rd.data), self.tx_valid.eq(1), tx_rd.addr.eq(tx_ptr)]
+                m.d.comb += [self.tx_data.eq(tx_byte), self.tx_valid.eq(1)]
                 with m.If(self.tx_ready):
                     with m.If(tx_ptr != 0):
-                        m.d.sync += tx_crc.eq(crc16_update(tx_crc, tx_rd.data))
+                        m.d.sync += tx_crc.eq(crc16_update(tx_crc, tx_byte))
                     m.d.sync += tx_ptr.eq(tx_ptr + 1)
                     with m.If(tx_ptr == resp_last):
                         m.next = "SEND_CRC_HI"

@@ -142,9 +142,11 @@ class Sequencer(wiring.Component):
         param_addr = Signal(17)
         m.d.comb += [self.prog_addr.eq(pc), self.param_addr.eq(param_addr)]
 
-        # One multiplier: rows * segs in MV_SUM, rows * cols (kept for the MATVEC) in MV_FLAGS.
-        weights, product, use_segs = Signal(32), Signal(32), Signal()
-        m.d.comb += [product.eq(rows * Mux(use_segs, segs, cols)), self.mv_weights.eq(weights)]
+        # Two multipliers, each fed by registers only: rows * segs (read in MV_SUM) and rows * cols
+        # (kept for the MATVEC, read in MV_FLAGS). One shared multiplier put the state decode of its
+        # operand multiplexer in front of the multiplier.
+        weights, seg_cells, row_cells = Signal(32), Signal(32), Signal(32)
+        m.d.comb += [seg_cells.eq(rows * segs), row_cells.eq(rows * cols), self.mv_weights.eq(weights)]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -214,9 +216,8 @@ class Sequencer(wiring.Component):
             value_end = Signal(34)
             a_end, dst_end = Signal(17), Signal(17)
             with m.State("MV_SUM"):
-                m.d.comb += use_segs.eq(1)
                 m.d.sync += [
-                    param_end.eq(ir.b + HEADER_WORDS + rows), mask_cells.eq(product),
+                    param_end.eq(ir.b + HEADER_WORDS + rows), mask_cells.eq(seg_cells),
                     value_end.eq(h1.value_base + value_words),
                     a_end.eq(ir.a + cols), dst_end.eq(ir.dst + rows),
                 ]
@@ -225,7 +226,7 @@ class Sequencer(wiring.Component):
             bad_header, out_of_range, misaligned, overlap = Signal(), Signal(), Signal(), Signal()
             with m.State("MV_FLAGS"):
                 m.d.sync += [
-                    weights.eq(product),
+                    weights.eq(row_cells),
                     bad_header.eq((h0.magic != MATRIX_MAGIC) | (h0.lanes != n) | (rows == 0) |
                                   (cols == 0) |
                                   ((h0.as_value() & HEADER0.reserved_mask) != 0) |
