@@ -1,12 +1,13 @@
 """Activation and elementwise unit: the ACT (lookup table) and EW (add, sub, mul, mov) vector ops.
 
 One element per cycle through a pipeline, `LATENCY` cycles from an element's read to its write:
-the scratchpad read (READ_LATENCY), operand register, compute (add, sub, one multiplier or pass),
-rounding bias, shift, saturate, table read, table word register, write. Every block RAM output
-and every multiplier sits between registers (for 100 MHz on an ECP5). Elements of one op never
-depend on each other (the sequencer allows dst == a or dst == b only element for element), so
-the depth costs a fixed number of cycles per op, not per element. Enough for an LSTM cell: gate activations by table, products and
-sums of int8 gates and the int16 cell state with shifts that align their scales.
+the scratchpad read (READ_LATENCY), operand register, compute (add, sub and one multiplier, each
+registered), select (or pass), rounding bias, shift, saturate, table read, table word register,
+write. Every block RAM output and every multiplier sits between registers (for 100 MHz on an
+ECP5). Elements of one op never depend on each other (the sequencer allows dst == a or dst == b
+only element for element), so the depth costs a fixed number of cycles per op, not per element.
+Enough for an LSTM cell: gate activations by table, products and sums of int8 gates and the int16
+cell state with shifts that align their scales.
 
 The lookup tables (LUT_TABLES x 256 int8) live here, initialised to the default sigmoid, tanh,
 relu and identity tables; the host may overwrite them through the `lut_w_*` port and read them
@@ -20,11 +21,12 @@ from amaranth.lib.memory import Memory
 
 from ..firmware.isa import LUT_TABLES, Ew
 from ..firmware.number_formats import ACT_BITS, LUT_ENTRIES, SPAD_BITS, default_luts
+from . import block_ram
 from .fixed_point import round_bias, saturate, shift_rounded
 from .scratchpad import READ_LATENCY
 
 LUT_ADDR_BITS = (LUT_TABLES * LUT_ENTRIES - 1).bit_length()
-LATENCY = READ_LATENCY + 7      # cycles from an element's read to its write
+LATENCY = READ_LATENCY + 8      # cycles from an element's read to its write
 
 
 class ActivationUnit(wiring.Component):
@@ -62,8 +64,8 @@ class ActivationUnit(wiring.Component):
         m = Module()
 
         init = [int(v) for v in default_luts().reshape(-1)]
-        m.submodules.lut = lut = Memory(shape=signed(8), depth=len(init), init=init)
-        lut_rd, lut_wr = lut.read_port(), lut.write_port()
+        m.submodules.lut = lut = Memory(shape=signed(8), depth=len(init), init=init, attrs=block_ram.ATTRS)
+        lut_rd, lut_wr = block_ram.ReadPort(m, lut, "lut"), lut.write_port()
         m.d.comb += [
             lut_wr.addr.eq(self.lut_w_addr), lut_wr.data.eq(self.lut_w_data),
             lut_wr.en.eq(self.lut_w_en),
@@ -113,20 +115,27 @@ class ActivationUnit(wiring.Component):
         m.d.sync += [x.eq(self.a_data), y.eq(self.b_data)]
         v = stage(v)
 
-        # Compute (ACT passes its operand through), then round, shift and saturate, one stage each.
+        # Compute: sum, difference and product, each registered (the multiplier alone is ~4 ns on
+        # an ECP5), then the one the instruction asks for (ACT passes its operand through); then
+        # round, shift and saturate, one stage each.
+        x2 = Signal(signed(SPAD_BITS))
+        added, subtracted = Signal(signed(SPAD_BITS + 1)), Signal(signed(SPAD_BITS + 1))
+        multiplied = Signal(signed(2 * SPAD_BITS))
+        m.d.sync += [x2.eq(x), added.eq(x + y), subtracted.eq(x - y), multiplied.eq(x * y)]
+        v = stage(v)
         raw = Signal(signed(2 * SPAD_BITS + 1))
         with m.If(act):
-            m.d.sync += raw.eq(x)
+            m.d.sync += raw.eq(x2)
         with m.Else():
             with m.Switch(func):
                 with m.Case(Ew.ADD):
-                    m.d.sync += raw.eq(x + y)
+                    m.d.sync += raw.eq(added)
                 with m.Case(Ew.SUB):
-                    m.d.sync += raw.eq(x - y)
+                    m.d.sync += raw.eq(subtracted)
                 with m.Case(Ew.MUL):
-                    m.d.sync += raw.eq(x * y)
+                    m.d.sync += raw.eq(multiplied)
                 with m.Default():
-                    m.d.sync += raw.eq(x)
+                    m.d.sync += raw.eq(x2)
         v = stage(v)
 
         biased = Signal(round_bias(raw, shift).shape())

@@ -17,6 +17,7 @@ from ..firmware.memory_map import (BUS_DATA_BITS, CONFIG, CORE_ID, FORMAT_VERSIO
                                    STATUS, CoreConfig, Csr, Ctrl, Region, chunks)
 from ..firmware.number_formats import LUT_ENTRIES
 from ..firmware.weight_format import MASK_BITS_PER_LANE, PARAM_WORD_BITS, mask_word_bits, value_word_bits
+from . import block_ram
 from .activation import ActivationUnit
 from .bus import BusSignature
 from .matvec import MatvecEngine
@@ -31,8 +32,14 @@ class NEPCore(wiring.Component):
 
     `bus_read_latency` is 1 (the `rtl.bus` contract: data the cycle after `r_en`; simulators and
     harnesses) or 2 (data two cycles after `r_en`, every memory word registered right after its
-    block RAM: what the SoC on an FPGA uses, with a link bridge that waits for it). Only the host
-    bus's read path differs between the two.
+    block RAM: what the SoC on an FPGA uses, with a link bridge that waits for it). Latency 2 also
+    posts the bus's memory writes: the write's address, data and enables (decided from `busy`, the
+    region and the range check) are registered and reach the block RAMs a cycle later, so only a
+    register sits in front of their write ports. A read of a word in the cycle right after a write
+    to it then returns the old word; the link bridge never does that (its bus accesses are at least
+    six cycles apart, and a READ frame answers only after the WRITE frame before it). Registers,
+    START and everything the core runs see a posted write in time: the sequencer reads no memory
+    before the cycle after START.
 
     `counter_bits` (33..64) is the width of the five event counters: a small FPGA may keep fewer
     than 64 bits; the counters then wrap at 2**counter_bits and their HI words hold the bits above
@@ -60,9 +67,14 @@ class NEPCore(wiring.Component):
         m.submodules.activation = act = ActivationUnit()
         m.submodules.scratchpad = spad = Scratchpad(n, cfg.spad_depth)
 
-        busy, busy_tail = Signal(), Signal()     # see Counters below for the tail
-        m.d.sync += busy_tail.eq(seq.busy)
-        m.d.comb += [busy.eq(seq.busy | busy_tail), self.busy.eq(busy)]
+        # `busy`: the sequencer runs, or ran last cycle (see Counters below for that tail). It is a
+        # register, because it steers every memory's address and the bus's write enables: START
+        # always makes the sequencer busy in the next cycle, so busy = seq.busy | seq.busy one cycle
+        # ago = a register of (seq.busy | seq.start).
+        busy = Signal()
+        m.d.sync += busy.eq(seq.busy | seq.start)
+        m.d.comb += self.busy.eq(busy)
+        posted = "sync" if self.bus_read_latency == 2 else "comb"      # the bus's memory writes
         region = bus.addr[REGION_SHIFT:]
         offset = bus.addr[:REGION_SHIFT]
         refused = Signal()
@@ -89,20 +101,21 @@ class NEPCore(wiring.Component):
             return q
 
         def chunked(name, region_id, width, depth, core_addr):
-            mem = Memory(shape=unsigned(width), depth=depth, init=[])
+            mem = Memory(shape=unsigned(width), depth=depth, init=[], attrs=block_ram.ATTRS)
             m.submodules[name] = mem
             # A word narrower than the bus (2-lane values) takes the low bits of its one chunk.
-            rd, wr = mem.read_port(), mem.write_port(granularity=min(width, BUS_DATA_BITS))
+            rd = block_ram.ReadPort(m, mem, name)
+            wr = mem.write_port(granularity=min(width, BUS_DATA_BITS))
             nchunks = chunks(width)
             sel = (nchunks - 1).bit_length()
             word, chunk = offset >> sel, offset[:sel] if sel else C(0, 1)
             hit = may_write & (region == region_id) & (word < depth) & (chunk < max(1, width // BUS_DATA_BITS))
-            m.d.comb += [
+            m.d[posted] += [
                 wr.addr.eq(word),
                 wr.data.eq(Cat(*[bus.w_data] * max(1, width // BUS_DATA_BITS))[:width]),
                 wr.en.eq(Mux(hit, 1 << chunk, 0)),
-                rd.addr.eq(Mux(busy, core_addr, word)),
             ]
+            m.d.comb += rd.addr.eq(Mux(busy, core_addr, word))
             refuse_misses(region_id, hit)
             chunk_q = Signal(max(sel, 1))
             with m.If(bus.r_en):
@@ -149,21 +162,21 @@ class NEPCore(wiring.Component):
         for lane in range(n):
             m.d.comb += [spad.lane_addr[lane].eq(mv.lane_addr[lane]),
                          mv.lane_data[lane].eq(spad.lane_data[lane])]
+        bus_w_addr, bus_w_data, bus_w_en = Signal(16), Signal(16), Signal()
+        m.d[posted] += [bus_w_addr.eq(offset), bus_w_data.eq(bus.w_data[:16]), bus_w_en.eq(spad_hit)]
         with m.If(mv.w_en):
             m.d.comb += [spad.w_addr.eq(mv.w_addr), spad.w_data.eq(mv.w_data), spad.w_en.eq(1)]
         with m.Elif(act.w_en):
             m.d.comb += [spad.w_addr.eq(act.w_addr), spad.w_data.eq(act.w_data), spad.w_en.eq(1)]
         with m.Else():
-            m.d.comb += [spad.w_addr.eq(offset), spad.w_data.eq(bus.w_data[:16]), spad.w_en.eq(spad_hit)]
+            m.d.comb += [spad.w_addr.eq(bus_w_addr), spad.w_data.eq(bus_w_data), spad.w_en.eq(bus_w_en)]
         read_words[Region.SPAD] = (spad.a_now if self.bus_read_latency == 1 else spad.a_data).as_signed()
 
         lut_depth = LUT_TABLES * LUT_ENTRIES
         lut_hit = may_write & (region == Region.LUT) & (offset < lut_depth)
         refuse_misses(Region.LUT, lut_hit)
-        m.d.comb += [
-            act.lut_w_addr.eq(offset), act.lut_w_data.eq(bus.w_data[:8]), act.lut_w_en.eq(lut_hit),
-            act.lut_r_addr.eq(offset),
-        ]
+        m.d[posted] += [act.lut_w_addr.eq(offset), act.lut_w_data.eq(bus.w_data[:8]), act.lut_w_en.eq(lut_hit)]
+        m.d.comb += act.lut_r_addr.eq(offset)
         read_words[Region.LUT] = late(act.lut_r_data).as_signed()
 
         # Counters. Each cycle's increments are registered, then added (no unit's control logic
@@ -219,17 +232,32 @@ class NEPCore(wiring.Component):
         for name, sig in counters.items():
             csr_values[Csr[f"{name.upper()}_LO"]] = sig[:32]
             csr_values[Csr[f"{name.upper()}_HI"]] = sig[32:]
+        # A register read: the offset is decoded to an index into the registers (the last index
+        # reads 0), then the index selects the value. With latency 2 the index is registered in
+        # between, so neither step is a long path.
+        regs = list(csr_values.values())
+        csr_index = Signal(range(len(regs) + 1))
+        m.d.comb += csr_index.eq(len(regs))
+        with m.Switch(offset):
+            for i, reg in enumerate(csr_values):
+                with m.Case(reg):
+                    m.d.comb += csr_index.eq(i)
+        csr_table = Array(regs + [C(0, 32)])
         csr_q = Signal(32)
         region_q = Signal(4)
         busy_q = Signal()
         with m.If(bus.r_en):
-            m.d.sync += [region_q.eq(region), busy_q.eq(busy), csr_q.eq(0)]
-            with m.Switch(offset):
-                for reg, value in csr_values.items():
-                    with m.Case(reg):
-                        m.d.sync += csr_q.eq(value)
+            m.d.sync += [region_q.eq(region), busy_q.eq(busy)]
+        if self.bus_read_latency == 1:
+            with m.If(bus.r_en):
+                m.d.sync += csr_q.eq(csr_table[csr_index])
+        else:
+            index_q = Signal.like(csr_index)
+            with m.If(bus.r_en):
+                m.d.sync += index_q.eq(csr_index)
+            m.d.sync += csr_q.eq(csr_table[index_q])
 
-        region_q, busy_q, csr_q = late(region_q), late(busy_q), late(csr_q)
+        region_q, busy_q = late(region_q), late(busy_q)
         with m.Switch(region_q):
             with m.Case(Region.CSR):
                 m.d.comb += bus.r_data.eq(csr_q)

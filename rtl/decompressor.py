@@ -8,9 +8,10 @@ max(1, k) cycles for k beats and nothing is spent on zero weights.
 Mask words and value words are each read in address order by a prefetcher into a small FIFO
 (`FIFO_DEPTH` words), so no memory output or memory address sits in the per-cycle loop: the loop
 only sees registers. Memory reads are synchronous (data one cycle after the address); the data is
-registered into the FIFO on arrival. A matrix starts `START_CYCLES` cycles after `start` (filling
-the FIFOs; mask words pass one more register, where the flags the loop needs are computed), then runs without bubbles: at most one word of each kind is used per cycle and the
-FIFO is deep enough to cover the read round trip. Prefetching may read words past the matrix's
+registered on arrival (beside the block RAM, whose output is slow), then queued. A matrix starts
+`START_CYCLES` cycles after `start` (filling the FIFOs; the flags the loop needs are computed from
+the registered mask word), then runs without bubbles: at most one word of each kind is used per
+cycle and the FIFO is deep enough to cover the read round trip. Prefetching may read words past the matrix's
 end; they are discarded at the next `start`.
 
 Errors (in `error` with `done`): WEIGHT_TRUNCATED when a beat at or beyond the declared `beats`
@@ -42,17 +43,18 @@ def lowest_set_bit(m: Module, value: Value, name: str) -> Signal:
 
 
 def prefetcher(m: Module, name: str, start: Value, base: Value, active: Value, mem_data: Value, pop: Value,
-               prepare=None):
+               stage=None, prepare=None):
     """Reads consecutive words from `base` (given with `start`) into a FIFO while `active`.
 
     Returns (addr, head, count): the read address to drive (a register), the oldest entry and the
     number of entries held (both registers). `pop` drops the head; it must only be high when
     `count` is non-zero. An issued read arrives one cycle later and is registered into the FIFO,
     so a word is usable two cycles after its address. With `prepare`, an arriving word is first
-    registered as it is, then `prepare(word, valid)` (an entry computed from that register; it may
-    keep its own state, advanced when `valid`) is what the FIFO holds: one cycle more. Entries held
-    plus reads in flight never exceed FIFO_DEPTH; the round trip (issue to the freed slot being
-    seen) is 3 cycles, or 4 with `prepare`, so FIFO_DEPTH = 4 sustains one word per cycle.
+    registered (as `stage(word, arriving)` when given: it may keep its own state, advanced when
+    `arriving`), then `prepare(staged)` (an entry computed from that register) is what the FIFO
+    holds: one cycle more. Entries held plus reads in flight never exceed FIFO_DEPTH; the round
+    trip (issue to the freed slot being seen) is 3 cycles, or 4 with `prepare`, so FIFO_DEPTH = 4
+    sustains one word per cycle.
     """
     addr = Signal(17, name=f"{name}_addr")
     count = Signal(range(FIFO_DEPTH + 1), name=f"{name}_count")
@@ -60,8 +62,9 @@ def prefetcher(m: Module, name: str, start: Value, base: Value, active: Value, m
     if prepare is None:
         write, word, in_flight = arriving, mem_data, arriving
     else:
-        staged, write = Signal.like(mem_data, name=f"{name}_staged"), Signal(name=f"{name}_staged_valid")
-        word, in_flight = prepare(staged, write), arriving + write
+        arrived = mem_data if stage is None else stage(mem_data, arriving)
+        staged, write = Signal(len(arrived), name=f"{name}_staged"), Signal(name=f"{name}_staged_valid")
+        word, in_flight = prepare(staged), arriving + write
     wr_ptr = Signal(range(FIFO_DEPTH), name=f"{name}_wr_ptr")
     rd_ptr = Signal(range(FIFO_DEPTH), name=f"{name}_rd_ptr")
     entries = Array(Signal(len(word), name=f"{name}_entry{i}") for i in range(FIFO_DEPTH))
@@ -73,7 +76,7 @@ def prefetcher(m: Module, name: str, start: Value, base: Value, active: Value, m
     with m.Else():
         m.d.sync += arriving.eq(issue)
         if prepare is not None:
-            m.d.sync += [staged.eq(mem_data), write.eq(arriving)]
+            m.d.sync += [staged.eq(arrived), write.eq(arriving)]
         with m.If(issue):
             m.d.sync += addr.eq(addr + 1)
         with m.If(write):
@@ -84,9 +87,27 @@ def prefetcher(m: Module, name: str, start: Value, base: Value, active: Value, m
     return addr, entries[rd_ptr], count
 
 
-def at_most_one_bit(value: Value) -> Value:
-    """`value` has at most one bit set (clearing its lowest set bit leaves nothing)."""
-    return (value & (value - 1)) == 0
+def count_at_least(m: Module, bits: Value, cap: int, name: str) -> list:
+    """Flags [popcount(bits) >= 1, ..., >= cap] from a balanced tree of saturating counts.
+
+    Plain AND/OR logic (no adder, so no carry chain) a few LUTs deep; every tree node is its own
+    named signal, which keeps the simulator's generated code small.
+    """
+    level = [Cat(bit, Const(0, cap - 1)) for bit in bits]       # thermometer code: bit k is ">= k+1"
+    depth = 0
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level) - 1, 2):
+            a, b = level[i], level[i + 1]
+            node = Signal(cap, name=f"{name}_ge{depth}_{i // 2}")
+            for k in range(cap):        # a + b >= k+1: a >= k+1, b >= k+1, or a >= t and b >= k+1-t
+                terms = [a[k], b[k]] + [a[t - 1] & b[k - t] for t in range(1, k + 1)]
+                m.d.comb += node[k].eq(Cat(*terms).any())
+            nxt.append(node)
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level, depth = nxt, depth + 1
+    return [level[0][k] for k in range(cap)]
 
 
 class Decompressor(wiring.Component):
@@ -140,6 +161,8 @@ class Decompressor(wiring.Component):
         odd = Signal()                  # the current beat is the high half of its int4 value word
         remaining = Signal(n * mb)      # bits of the current segment not yet issued
         lane_has = Signal(n)            # lanes with a bit in `remaining`
+        lane_ge2 = Signal(n)            # lanes with at least 2 bits in `remaining`
+        lane_ge3 = Signal(n)            # lanes with at least 3 bits in `remaining`
         seg_done = Signal()             # every lane has at most one bit left: the segment's last cycle
         loading = Signal()              # started, waiting for the first mask and value words
         running = Signal()
@@ -149,12 +172,14 @@ class Decompressor(wiring.Component):
 
         # In the last segment, lane l owns the columns j*n + l < rem for rem = its column count;
         # bits beyond them are ignored, like the golden model does.
-        rem = ((self.cols - 1) & (n * mb - 1)) + 1
+        # `rem` is registered at `start` and the mask follows a cycle later: the first mask word
+        # reaches `prepare_mask` three cycles after `start`, so neither is on a long path.
+        rem = Signal(range(n * mb + 1))
+        with m.If(self.start):
+            m.d.sync += rem.eq(((self.cols - 1) & (n * mb - 1)) + 1)
         for lane in range(n):
-            count = Signal(range(mb + 1), name=f"lane{lane}_last_bits")
-            m.d.comb += count.eq(Mux(rem > lane, (rem - lane + n - 1) >> (n - 1).bit_length(), 0))
-            with m.If(self.start):
-                m.d.sync += last_mask[lane * mb:(lane + 1) * mb].eq((Const(1, mb + 1) << count) - 1)
+            for j in range(mb):
+                m.d.sync += last_mask[lane * mb + j].eq(j * n + lane < rem)
 
         with m.If(self.start):
             m.d.sync += [
@@ -163,46 +188,62 @@ class Decompressor(wiring.Component):
                 odd.eq(0), loading.eq(1), running.eq(0),
             ]
 
-        # Mask words become FIFO entries ready to load: the word with the bits past `cols` cleared
-        # in a row's last segment, each lane's "has a bit", "every lane has at most one bit" and
-        # "last segment of its row". The segment a word belongs to is counted as words arrive.
-        fetch_seg, fetch_last = Signal(16), Signal()
+        # Mask words become FIFO entries ready to load: the word as it arrives is registered with
+        # "last segment of its row" (nothing in between, so the register can sit beside the block
+        # RAMs: their output is slow, ~5.8 ns on an ECP5), then from that register the word with
+        # the bits past `cols` cleared in a row's last segment, and each lane's "at least 1, 2, 3
+        # bits" and "every lane has at most one bit". The segment a word belongs to is counted
+        # down as words arrive.
+        fetch_left, fetch_last, segs_m1 = Signal(16), Signal(), Signal(16)
+        with m.If(self.start):
+            m.d.sync += segs_m1.eq(self.segs - 1)
 
-        def prepare_mask(word, valid):
+        def stage_mask(word, arriving):
             with m.If(self.start):
-                m.d.sync += [fetch_seg.eq(0), fetch_last.eq(self.segs == 1)]
-            with m.Elif(valid):
-                m.d.sync += [fetch_seg.eq(Mux(fetch_last, 0, fetch_seg + 1)),
-                             fetch_last.eq(Mux(fetch_last, segs == 1, fetch_seg + 2 == segs))]
-            masked = (word & Mux(fetch_last, last_mask, Const(-1, n * mb)))[:n * mb]
-            lanes = [masked[lane * mb:(lane + 1) * mb] for lane in range(n)]
-            has = Cat(*[bits.any() for bits in lanes])
-            single = Cat(*[at_most_one_bit(bits) for bits in lanes]).all()
-            return Cat(masked, has, single, fetch_last)
+                m.d.sync += [fetch_left.eq(self.segs - 1), fetch_last.eq(self.segs == 1)]
+            with m.Elif(arriving):
+                m.d.sync += [fetch_left.eq(Mux(fetch_last, segs_m1, fetch_left - 1)),
+                             fetch_last.eq(Mux(fetch_last, segs_m1 == 0, fetch_left == 1))]
+            return Cat(word[:n * mb], fetch_last)
+
+        def prepare_mask(staged):
+            last = staged[n * mb]
+            masked = Signal(n * mb, name="mask_prepared")
+            m.d.comb += masked.eq(staged[:n * mb] & Mux(last, last_mask, Const(-1, n * mb)))
+            has, ge2, ge3 = (Signal(n, name=f"mask_prepared_{what}") for what in ("has", "ge2", "ge3"))
+            for lane in range(n):
+                flags = count_at_least(m, masked[lane * mb:(lane + 1) * mb], 3, f"mask_lane{lane}")
+                m.d.comb += [has[lane].eq(flags[0]), ge2[lane].eq(flags[1]), ge3[lane].eq(flags[2])]
+            return Cat(masked, has, ge2, ge3, ~ge2.any(), last)
 
         mask_pop, value_pop = Signal(), Signal()
         active = loading | running
         mask_addr, mask_head, mask_count = prefetcher(
-            m, "mask", self.start, self.mask_base, active, self.mask_data, mask_pop, prepare=prepare_mask)
+            m, "mask", self.start, self.mask_base, active, self.mask_data, mask_pop,
+            stage=stage_mask, prepare=prepare_mask)
         value_addr, value_head, value_count = prefetcher(
-            m, "value", self.start, self.value_base, active, self.value_data, value_pop)
+            m, "value", self.start, self.value_base, active, self.value_data, value_pop,
+            prepare=lambda staged: staged)      # registered beside the block RAM, then queued
         m.d.comb += [self.mask_addr.eq(mask_addr), self.value_addr.eq(value_addr)]
         head_mask = mask_head[:n * mb]
         head_has = mask_head[n * mb:n * mb + n]
-        head_single = mask_head[n * mb + n]
-        head_last = mask_head[n * mb + n + 1]
+        head_ge2 = mask_head[n * mb + n:n * mb + 2 * n]
+        head_ge3 = mask_head[n * mb + 2 * n:n * mb + 3 * n]
+        head_single = mask_head[n * mb + 3 * n]
+        head_last = mask_head[n * mb + 3 * n + 1]
 
-        # This cycle's segment: one bit per lane is issued; what is left, and the flags it will have.
-        left = Signal(n * mb)
-        left_has, left_single = Signal(n), Signal(n)
+        # This cycle's segment: one bit per lane is issued. Each lane's "at least 1, 2, 3 bits"
+        # flags are registers that shift down by one as a bit is issued; only "at least 4" is
+        # counted on `remaining`, and it feeds a register, so the segment's end (no lane with 3
+        # bits now, so none with 2 next cycle) is a 16-input OR of registers.
+        left, left_ge3 = Signal(n * mb), Signal(n)
         for lane in range(n):
             bits = remaining[lane * mb:(lane + 1) * mb]
-            rest = bits & (bits - 1)
-            m.d.comb += [
-                left[lane * mb:(lane + 1) * mb].eq(rest),
-                left_has[lane].eq(rest.any()),
-                left_single[lane].eq(at_most_one_bit(rest)),
-            ]
+            ge4 = count_at_least(m, bits, 4, f"lane{lane}_left")[3]
+            # bits & (bits - 1) written as logic (a bit stays if a lower one is set): synthesis
+            # reused the subtraction's carry chain for count flags, which put it on a long path.
+            rest = Cat(Const(0, 1), *[bits[k] & bits[:k].any() for k in range(1, mb)])
+            m.d.comb += [left[lane * mb:(lane + 1) * mb].eq(rest), left_ge3[lane].eq(ge4)]
             j = lowest_set_bit(m, bits, f"lane{lane}_bit")
             m.d.comb += self.lane_index[lane].eq(Cat(j, seg)[:INDEX_BITS])
 
@@ -214,8 +255,8 @@ class Decompressor(wiring.Component):
         def load_segment():
             """The head mask entry becomes the current segment."""
             m.d.comb += mask_pop.eq(1)
-            m.d.sync += [remaining.eq(head_mask), lane_has.eq(head_has), seg_done.eq(head_single),
-                         last_seg.eq(head_last)]
+            m.d.sync += [remaining.eq(head_mask), lane_has.eq(head_has), lane_ge2.eq(head_ge2),
+                         lane_ge3.eq(head_ge3), seg_done.eq(head_single), last_seg.eq(head_last)]
 
         # The value word of the current beat, split into per-lane slots.
         half = odd & w4
@@ -242,7 +283,8 @@ class Decompressor(wiring.Component):
         with m.If(running):
             with m.If(uses_beat):
                 m.d.sync += [beats_left.eq(beats_left - 1), exhausted.eq(beats_left == 1), odd.eq(odd ^ w4)]
-            m.d.sync += [remaining.eq(left), lane_has.eq(left_has), seg_done.eq(left_single.all())]
+            m.d.sync += [remaining.eq(left), lane_has.eq(lane_ge2), lane_ge2.eq(lane_ge3), lane_ge3.eq(left_ge3),
+                         seg_done.eq(~lane_ge3.any())]
             with m.If(truncated):
                 m.d.sync += [running.eq(0), done.eq(1), error.eq(ErrorCode.WEIGHT_TRUNCATED)]
             with m.Elif(seg_done):

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..firmware.link_protocol import MAX_PAYLOAD, MAX_WORDS, SYNC, Command, Nak, crc16
 from ..firmware.memory_map import REGION_SHIFT, Csr, Ctrl, Region
+from . import block_ram
 from .bus import BusSignature
 
 BUFFER_DEPTH = 1 << (MAX_PAYLOAD + 8).bit_length()
@@ -70,10 +71,10 @@ class LinkBridge(wiring.Component):
         m = Module()
         bus = self.bus
 
-        m.submodules.rx_buffer = rx_mem = Memory(shape=8, depth=BUFFER_DEPTH, init=[])
-        m.submodules.tx_buffer = tx_mem = Memory(shape=8, depth=BUFFER_DEPTH, init=[])
-        rx_wr, rx_rd = rx_mem.write_port(), rx_mem.read_port()
-        tx_wr, tx_rd = tx_mem.write_port(), tx_mem.read_port()
+        m.submodules.rx_buffer = rx_mem = Memory(shape=8, depth=BUFFER_DEPTH, init=[], attrs=block_ram.ATTRS)
+        m.submodules.tx_buffer = tx_mem = Memory(shape=8, depth=BUFFER_DEPTH, init=[], attrs=block_ram.ATTRS)
+        rx_wr, rx_rd = rx_mem.write_port(), block_ram.ReadPort(m, rx_mem, "rx_buffer")
+        tx_wr, tx_rd = tx_mem.write_port(), block_ram.ReadPort(m, tx_mem, "tx_buffer")
 
         length, seq, cmd = Signal(8), Signal(8), Signal(8)
         index = Signal(range(BUFFER_DEPTH + 1))
@@ -89,12 +90,21 @@ class LinkBridge(wiring.Component):
         resp_len = Signal(range(BUFFER_DEPTH + 1))
         tx_ptr = Signal(range(BUFFER_DEPTH + 1))
         tx_crc = Signal(16)
+        # Last payload index and last response index, registered from `length` and `resp_len`
+        # (both set cycles before they are needed) so that no adder sits before a comparison.
+        payload_last, resp_last = Signal(8), Signal.like(resp_len)
+        m.d.sync += [payload_last.eq(length - 1), resp_last.eq(resp_len + 3)]
 
         m.d.comb += [rx_wr.addr.eq(index), rx_wr.data.eq(self.rx_data)]
 
+        # Response bytes are posted: `put` registers the write, which reaches the buffer (placed
+        # wherever the block RAM is) a cycle later. SEND reads the buffer only after the last `put`
+        # state and SEND itself, so every byte is in place by then.
+        m.d.sync += tx_wr.en.eq(0)
+
         def put(position, value):
-            """Write `value` at `position` of the response buffer this cycle."""
-            m.d.comb += [tx_wr.addr.eq(position), tx_wr.data.eq(value), tx_wr.en.eq(1)]
+            """Write `value` at `position` of the response buffer (lands at the end of next cycle)."""
+            m.d.sync += [tx_wr.addr.eq(position), tx_wr.data.eq(value), tx_wr.en.eq(1)]
 
         def quiet_timeout():
             """In a receiving state: give the frame up after too long a silence."""
@@ -145,7 +155,7 @@ class LinkBridge(wiring.Component):
                     m.d.sync += [crc.eq(crc16_update(crc, self.rx_data)), index.eq(index + 1), idle.eq(0)]
                     with m.If(index < 4):
                         m.d.sync += head.eq(Cat(self.rx_data, head[:24]))
-                    with m.If(index + 1 == length):
+                    with m.If(index == payload_last):
                         m.next = "CRC_HI"
             with m.State("CRC_HI"):
                 quiet_timeout()
@@ -156,16 +166,26 @@ class LinkBridge(wiring.Component):
                 quiet_timeout()
                 with m.If(self.rx_valid):
                     m.d.sync += crc_rx[:8].eq(self.rx_data)
-                    m.next = "CHECK"
+                    m.next = "VERDICT"
+
+            # The frame's checks are registered (VERDICT), then acted on (CHECK): no compare sits in
+            # front of the state and the registers CHECK loads.
+            crc_bad, known, length_ok = Signal(), Signal(), Signal()
+            with m.State("VERDICT"):
+                m.d.sync += [
+                    crc_bad.eq(crc != crc_rx),
+                    known.eq(Cat(*[cmd == c for c in (Command.WRITE, Command.READ, Command.RUN,
+                                                      Command.PING)]).any()),
+                    length_ok.eq(Mux(cmd == Command.WRITE,
+                                     (length >= 7) & ((length - 3)[:2] == 0),
+                                     Mux(cmd == Command.READ,
+                                         (length == 4) & (head[:8] != 0) & (head[:8] <= MAX_WORDS),
+                                         Mux(cmd == Command.RUN, length == 2, length == 0)))),
+                ]
+                m.next = "CHECK"
 
             with m.State("CHECK"):
-                known = Cat(*[cmd == c for c in (Command.WRITE, Command.READ, Command.RUN, Command.PING)]).any()
-                length_ok = Mux(cmd == Command.WRITE,
-                                (length >= 7) & ((length - 3)[:2] == 0),
-                                Mux(cmd == Command.READ,
-                                    (length == 4) & (head[:8] != 0) & (head[:8] <= MAX_WORDS),
-                                    Mux(cmd == Command.RUN, length == 2, length == 0)))
-                with m.If(crc != crc_rx):
+                with m.If(crc_bad):
                     m.d.sync += [self.frames_bad.eq(self.frames_bad + 1), head.eq(Nak.CRC)]
                     answer(Command.NAK, 1)
                 with m.Elif(~known):
@@ -254,7 +274,7 @@ class LinkBridge(wiring.Component):
                 # ACK/NAK bodies come from `head`: 4 status bytes (big-endian) or 1 NAK reason.
                 put(index, Mux(resp_len == 1, head[:8], head.word_select(~byte_i, 8)))
                 m.d.sync += [index.eq(index + 1), byte_i.eq(byte_i + 1)]
-                with m.If(index + 1 == 4 + resp_len):
+                with m.If(index == resp_last):
                     m.next = "SEND"
             with m.State("READ_BUS"):
                 m.d.comb += [bus.addr.eq(addr), bus.r_en.eq(1)]
@@ -275,16 +295,22 @@ class LinkBridge(wiring.Component):
             with m.State("SEND"):
                 m.d.sync += [tx_ptr.eq(0), tx_crc.eq(0xFFFF)]
                 m.next = "SEND_FETCH"
+            tx_byte = Signal(8)
             with m.State("SEND_FETCH"):
                 m.d.comb += tx_rd.addr.eq(tx_ptr)
+                m.next = "SEND_LATCH"
+            with m.State("SEND_LATCH"):
+                # The buffer's byte is registered before the CRC and the UART see it (a block RAM's
+                # output is slow and the buffer may be placed far away).
+                m.d.sync += tx_byte.eq(tx_rd.data)
                 m.next = "SEND_BYTE"
             with m.State("SEND_BYTE"):
-                m.d.comb += [self.tx_data.eq(tx_rd.data), self.tx_valid.eq(1), tx_rd.addr.eq(tx_ptr)]
+                m.d.comb += [self.tx_data.eq(tx_byte), self.tx_valid.eq(1)]
                 with m.If(self.tx_ready):
                     with m.If(tx_ptr != 0):
-                        m.d.sync += tx_crc.eq(crc16_update(tx_crc, tx_rd.data))
+                        m.d.sync += tx_crc.eq(crc16_update(tx_crc, tx_byte))
                     m.d.sync += tx_ptr.eq(tx_ptr + 1)
-                    with m.If(tx_ptr + 1 == 4 + resp_len):
+                    with m.If(tx_ptr == resp_last):
                         m.next = "SEND_CRC_HI"
                     with m.Else():
                         m.next = "SEND_FETCH"

@@ -110,8 +110,11 @@ class MatvecEngine(wiring.Component):
         count = Signal(range(n + 1))
         m.d.comb += count.eq(popcount(lane_valid_a))
         m.d.comb += self.mac_count.eq(count)
-        with m.If(valid_a & ~self.start):
-            m.d.sync += macs.eq(macs + count)
+        # The count is registered before the 32-bit sum (`done` comes many cycles after the last beat).
+        count_q, counted = Signal.like(count), Signal()
+        m.d.sync += [count_q.eq(count), counted.eq(valid_a & ~self.start)]
+        with m.If(counted & ~self.start):
+            m.d.sync += macs.eq(macs + count_q)
         for lane in range(n):
             addr = Signal.like(self.lane_addr[lane], name=f"lane{lane}_addr")
             w = Signal(signed(8), name=f"weight{lane}")
@@ -128,15 +131,16 @@ class MatvecEngine(wiring.Component):
             mac.tag.eq(delay(row_a, READ_LATENCY, "row")),
         ]
 
-        # Row parameters are read as the row's sum leaves the MAC array; the word is registered on
-        # arrival, and the sum waits for it.
+        # Row parameters are read as the row's sum leaves the MAC array: the address is registered
+        # (no adder in front of the memory), the word is registered on arrival, and the sum waits.
         params_q = Signal(PARAM_WORD_BITS)
-        m.d.comb += self.param_addr.eq(mat_params + mac.out_tag)
-        m.d.sync += params_q.eq(self.param_data)
+        param_addr = Signal.like(self.param_addr)
+        m.d.sync += [param_addr.eq(mat_params + mac.out_tag), params_q.eq(self.param_data)]
+        m.d.comb += self.param_addr.eq(param_addr)
         params = data.View(ROW_PARAMS.layout(), params_q)
         m.d.comb += [
-            rq.valid.eq(delay(mac.out_valid, 2, "acc_valid")), rq.acc.eq(delay(mac.out_acc, 2, "acc")),
-            rq.tag.eq(delay(dst + mac.out_tag, 2, "acc_tag")),     # the row's destination entry
+            rq.valid.eq(delay(mac.out_valid, 3, "acc_valid")), rq.acc.eq(delay(mac.out_acc, 3, "acc")),
+            rq.tag.eq(delay(dst + mac.out_tag, 3, "acc_tag")),     # the row's destination entry
             rq.bias.eq(params.bias), rq.mult.eq(params.mult), rq.shift.eq(params.shift),
             rq.out16.eq(out16),
         ]
@@ -149,10 +153,14 @@ class MatvecEngine(wiring.Component):
         with m.If(self.w_en):
             m.d.sync += written.eq(written + 1)
 
+        # `finished` registers "every row written" so that `done` comes from a register: the
+        # sequencer's next state follows it in the same cycle.
+        finished = Signal()
+        m.d.sync += finished.eq(running & (written == rows) & ~finished & ~self.start)
         with m.If(dec.done & (dec.error != 0)):
             m.d.comb += [self.done.eq(1), self.error.eq(dec.error)]
             m.d.sync += running.eq(0)
-        with m.Elif(running & (written == rows)):
+        with m.Elif(running & finished):
             m.d.comb += [self.done.eq(1), self.skipped.eq(skipped)]
             m.d.sync += running.eq(0)
         return m

@@ -3,7 +3,7 @@
 In lane mode every bank's first read port follows its lane's address, so a MATVEC's lanes read
 their activations in parallel. Otherwise both read ports are scalar: `a_addr`/`b_addr` name an
 entry. One write port, one entry per cycle. Reads return the value before a write to the same
-entry in the same cycle.
+entry in the same cycle (in simulation: the FPGA build leaves that case undefined, see `block_ram`).
 
 Read latency is `READ_LATENCY` (2) cycles for `lane_data`, `a_data` and `b_data`: each bank's
 output is registered beside the bank, because an FPGA block RAM's unregistered output is too slow
@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.lib.memory import Memory
 
 from ..firmware.number_formats import SPAD_BITS
+from . import block_ram
 
 READ_LATENCY = 2
 
@@ -52,9 +53,9 @@ class Scratchpad(wiring.Component):
                      a_bank2.eq(a_bank1), b_bank2.eq(b_bank1)]
         a_now, a_words, b_words = [], [], []
         for lane in range(n):
-            bank = Memory(shape=signed(SPAD_BITS), depth=self.bank_depth, init=[])
+            bank = Memory(shape=signed(SPAD_BITS), depth=self.bank_depth, init=[], attrs=block_ram.ATTRS)
             m.submodules[f"bank{lane}"] = bank
-            rd_a, rd_b = bank.read_port(), bank.read_port()
+            rd_a, rd_b = block_ram.ReadPort(m, bank, f"bank{lane}_a"), block_ram.ReadPort(m, bank, f"bank{lane}_b")
             wr = bank.write_port()
             a_q = Signal(signed(SPAD_BITS), name=f"bank{lane}_a_q")
             b_q = Signal(signed(SPAD_BITS), name=f"bank{lane}_b_q")

@@ -8,8 +8,8 @@ cycles and the PC only grows, so a run always ends: the core cannot hang.
 Instruction and header fields are read through `lib.data` views built from the ISA's formats.
 Every memory word is registered before it is decoded, and the range checks are spread over a few
 cycles (sums, verdicts, then the first failing check), so no check is a long path: an instruction
-costs a few cycles of overhead (FETCH, LOAD, DECODE; MATVEC adds two header reads and three check
-cycles, ACT/EW two check cycles).
+costs a few cycles of overhead (FETCH, LOAD, DECODE; NOP and HALT one more; MATVEC adds two header
+reads and three check cycles, ACT/EW three check cycles).
 """
 
 from amaranth import *
@@ -74,8 +74,10 @@ class Sequencer(wiring.Component):
             "act_done": In(1),
         })
 
-    def _illegal(self, word: Value) -> Value:
-        """The rule of `isa.decode_error`, as logic over an instruction word."""
+    def _legality(self, word: Value) -> Value:
+        """The rule of `isa.decode_error`, as logic over an instruction word. Returns (legal,
+        reserved): one "legal as this opcode" bit per opcode and "a reserved bit is set"; the word
+        is illegal when `reserved` or no `legal` bit is set."""
         view = data.View(isa.INSTRUCTION.layout(), word)
         legal = []
         for op, used in isa.FIELDS_USED.items():
@@ -91,7 +93,7 @@ class Sequencer(wiring.Component):
                 ok &= view.shift <= isa.MAX_SHIFT[op]
             legal.append(ok)
         reserved = (word & isa.INSTRUCTION.reserved_mask) != 0
-        return reserved | ~Cat(*legal).any()
+        return Cat(*legal), reserved
 
     def elaborate(self, platform):
         m = Module()
@@ -135,11 +137,16 @@ class Sequencer(wiring.Component):
             self.act_sat16.eq(ir.sat16), self.act_dst.eq(ir.dst), self.act_a.eq(ir.a),
             self.act_b.eq(ir.b), self.act_len.eq(ir.len),
         ]
-        m.d.comb += [self.prog_addr.eq(pc), self.param_addr.eq(ir.b)]
+        # The parameter memory's address is a register: `ir.b` from LOAD on (header word 0 is read
+        # in DECODE), then `ir.b + 1` from DECODE on (header word 1, read in HEADER0).
+        param_addr = Signal(17)
+        m.d.comb += [self.prog_addr.eq(pc), self.param_addr.eq(param_addr)]
 
-        # One multiplier: rows * segs in MV_SUM, rows * cols (kept for the MATVEC) in MV_FLAGS.
-        weights, product, use_segs = Signal(32), Signal(32), Signal()
-        m.d.comb += [product.eq(rows * Mux(use_segs, segs, cols)), self.mv_weights.eq(weights)]
+        # Two multipliers, each fed by registers only: rows * segs (read in MV_SUM) and rows * cols
+        # (kept for the MATVEC, read in MV_FLAGS). One shared multiplier put the state decode of its
+        # operand multiplexer in front of the multiplier.
+        weights, seg_cells, row_cells = Signal(32), Signal(32), Signal(32)
+        m.d.comb += [seg_cells.eq(rows * segs), row_cells.eq(rows * cols), self.mv_weights.eq(weights)]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -156,32 +163,46 @@ class Sequencer(wiring.Component):
 
             with m.State("LOAD"):
                 # The word is registered before anything looks at it.
-                m.d.sync += ir.eq(self.prog_data)
+                m.d.sync += [ir.eq(self.prog_data),
+                             param_addr.eq(data.View(isa.INSTRUCTION.layout(), self.prog_data).b)]
                 m.next = "DECODE"
 
+            # DECODE registers the legality verdicts and the MATVEC's parameter range check, and
+            # dispatches on the opcode alone; the next state acts on the verdicts first.
+            legal, reserved, param_oob = Signal(len(isa.FIELDS_USED)), Signal(), Signal()
+            illegal = reserved | ~legal.any()
             with m.State("DECODE"):
                 # param_addr = ir.b: header word 0 of a MATVEC's matrix is read now.
-                with m.If(self._illegal(ir.as_value())):
+                word_legal, word_reserved = self._legality(ir.as_value())
+                m.d.sync += [legal.eq(word_legal), reserved.eq(word_reserved),
+                             param_oob.eq(ir.b + HEADER_WORDS > cfg.param_depth), param_addr.eq(ir.b + 1)]
+                with m.If(ir.opcode == Opcode.MATVEC):
+                    m.next = "HEADER0"
+                with m.Elif((ir.opcode == Opcode.ACT) | (ir.opcode == Opcode.EW)):
+                    m.next = "EW_SUM"
+                with m.Else():
+                    m.next = "SIMPLE"
+
+            with m.State("SIMPLE"):
+                # NOP, HALT, or an opcode that is illegal.
+                with m.If(illegal):
                     fail(ErrorCode.ILLEGAL_INSTRUCTION)
                 with m.Elif(ir.opcode == Opcode.NOP):
                     retire()
-                with m.Elif(ir.opcode == Opcode.HALT):
+                with m.Else():
                     m.d.comb += self.retired.eq(1)
                     m.d.sync += state.eq(State.HALTED)
                     m.next = "IDLE"
-                with m.Elif(ir.opcode == Opcode.MATVEC):
-                    with m.If(ir.b + HEADER_WORDS > cfg.param_depth):
-                        fail(ErrorCode.ADDRESS_RANGE)
-                    with m.Else():
-                        m.next = "HEADER0"
-                with m.Else():
-                    m.next = "EW_SUM"
 
             with m.State("HEADER0"):
                 # DECODE presented `mat`; header word 0 is here now, word 1 comes next.
-                m.d.sync += h0.eq(self.param_data)
-                m.d.comb += self.param_addr.eq(ir.b + 1)
-                m.next = "HEADER1"
+                with m.If(illegal):
+                    fail(ErrorCode.ILLEGAL_INSTRUCTION)
+                with m.Elif(param_oob):
+                    fail(ErrorCode.ADDRESS_RANGE)
+                with m.Else():
+                    m.d.sync += h0.eq(self.param_data)
+                    m.next = "HEADER1"
 
             with m.State("HEADER1"):
                 m.d.sync += [h1.eq(self.param_data),
@@ -195,9 +216,8 @@ class Sequencer(wiring.Component):
             value_end = Signal(34)
             a_end, dst_end = Signal(17), Signal(17)
             with m.State("MV_SUM"):
-                m.d.comb += use_segs.eq(1)
                 m.d.sync += [
-                    param_end.eq(ir.b + HEADER_WORDS + rows), mask_cells.eq(product),
+                    param_end.eq(ir.b + HEADER_WORDS + rows), mask_cells.eq(seg_cells),
                     value_end.eq(h1.value_base + value_words),
                     a_end.eq(ir.a + cols), dst_end.eq(ir.dst + rows),
                 ]
@@ -206,7 +226,7 @@ class Sequencer(wiring.Component):
             bad_header, out_of_range, misaligned, overlap = Signal(), Signal(), Signal(), Signal()
             with m.State("MV_FLAGS"):
                 m.d.sync += [
-                    weights.eq(product),
+                    weights.eq(row_cells),
                     bad_header.eq((h0.magic != MATRIX_MAGIC) | (h0.lanes != n) | (rows == 0) |
                                   (cols == 0) |
                                   ((h0.as_value() & HEADER0.reserved_mask) != 0) |
@@ -241,21 +261,31 @@ class Sequencer(wiring.Component):
                     with m.Else():
                         retire()
 
-            # ACT/EW: the ends of the ranges (EW_SUM), then the checks (EW_CHECK).
+            # ACT/EW: the ends of the ranges (EW_SUM), each check's verdict (EW_FLAGS), then the
+            # first failing check (EW_CHECK), so that `act_start` comes from registers.
             ew_len = ir.len
             ew_a_end, ew_b_end, ew_dst_end = Signal(17), Signal(17), Signal(17)
             with m.State("EW_SUM"):
                 m.d.sync += [ew_a_end.eq(ir.a + ew_len), ew_b_end.eq(ir.b + ew_len),
                              ew_dst_end.eq(ir.dst + ew_len)]
+                with m.If(illegal):
+                    fail(ErrorCode.ILLEGAL_INSTRUCTION)
+                with m.Else():
+                    m.next = "EW_FLAGS"
+
+            ew_out_of_range, ew_overlap = Signal(), Signal()
+            with m.State("EW_FLAGS"):
+                m.d.sync += [
+                    ew_out_of_range.eq((ew_a_end > cfg.spad_depth) |
+                                       (~is_act & (ew_b_end > cfg.spad_depth)) |
+                                       (ew_dst_end > cfg.spad_depth)),
+                    ew_overlap.eq(((ir.dst != ir.a) & ranges_meet(ir.dst, ir.a, ew_len, ew_a_end, ew_dst_end)) |
+                                  (~is_act & (ir.dst != ir.b) &
+                                   ranges_meet(ir.dst, ir.b, ew_len, ew_b_end, ew_dst_end))),
+                ]
                 m.next = "EW_CHECK"
 
             with m.State("EW_CHECK"):
-                ew_out_of_range = ((ew_a_end > cfg.spad_depth) |
-                                   (~is_act & (ew_b_end > cfg.spad_depth)) |
-                                   (ew_dst_end > cfg.spad_depth))
-                ew_overlap = (((ir.dst != ir.a) & ranges_meet(ir.dst, ir.a, ew_len, ew_a_end, ew_dst_end)) |
-                              (~is_act & (ir.dst != ir.b) &
-                               ranges_meet(ir.dst, ir.b, ew_len, ew_b_end, ew_dst_end)))
                 with m.If(ew_out_of_range):
                     fail(ErrorCode.ADDRESS_RANGE)
                 with m.Elif(ew_overlap):

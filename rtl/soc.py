@@ -14,7 +14,7 @@ from .core import COUNTER_BITS, NEPCore
 from .link_bridge import LinkBridge
 from .uart import UartRx, UartTx
 
-BUS_STAGES = 1      # registers between the bridge's bus requests and the core
+BUS_STAGES = 1      # registers between the bridge's bus requests and the core, and back
 
 
 class NEPSoC(wiring.Component):
@@ -36,19 +36,20 @@ class NEPSoC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # On an FPGA every block RAM output is registered (a 2-cycle core read) and the bridge's
-        # bus requests pass one register stage on their way to the core; the bridge waits for both.
+        # On an FPGA every block RAM output is registered (a 2-cycle core read), the bridge's bus
+        # requests pass one register stage on their way to the core and the core's read data one
+        # on its way back (the core's read multiplexers and the bridge need not be near each
+        # other); the bridge waits for all three.
         m.submodules.core = core = NEPCore(self.config, bus_read_latency=self.core_read_latency,
                                            counter_bits=self.counter_bits)
         m.submodules.rx = rx = UartRx(self.divisor)
         m.submodules.tx = tx = UartTx(self.divisor)
         m.submodules.bridge = bridge = LinkBridge(idle_reset_cycles=IDLE_RESET_BYTES * 10 * self.divisor,
-                                                  bus_read_latency=self.bus_stages + self.core_read_latency,
+                                                  bus_read_latency=2 * self.bus_stages + self.core_read_latency,
                                                   bus_delay=self.bus_stages)
         requests = [core.bus.addr.eq(bridge.bus.addr), core.bus.w_data.eq(bridge.bus.w_data),
                     core.bus.w_en.eq(bridge.bus.w_en), core.bus.r_en.eq(bridge.bus.r_en)]
-        m.d["sync" if self.bus_stages else "comb"] += requests
-        m.d.comb += bridge.bus.r_data.eq(core.bus.r_data)
+        m.d["sync" if self.bus_stages else "comb"] += requests + [bridge.bus.r_data.eq(core.bus.r_data)]
         m.d.comb += [
             rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx),
             bridge.rx_data.eq(rx.data), bridge.rx_valid.eq(rx.valid),

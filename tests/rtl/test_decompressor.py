@@ -10,5 +10,8 @@ from edgeasr.verif.simulator import run_bench
 def test_decompressor(lanes):
     result = run_bench(DecompressorHarness, "edgeasr.verif.test_decompressor",
                        {"lanes": lanes, "mask_depth": 256, "value_depth": 1024},
-                       name=f"decompressor_harness{lanes}", quiet=True)
+                       name=f"decompressor_harness{lanes}", quiet=True,
+                       # The bench touches only the harness's ports; with every internal signal
+                       # public, g++ spent over 15 minutes on the 16-lane symbol table alone.
+                       ports_only=True)
     assert result.tests == 2 and result.failed == 0, result.failures

@@ -2,23 +2,24 @@
 
 `round_shift` (the rounding bias, then a shift that is known to give 0 once shift >= the value's
 width) must equal `number_formats.round_shift` for every shift the ISA and the requantizer allow;
-the decompressor's `at_most_one_bit` and the MATVEC's balanced `popcount` must equal their
+the decompressor's `count_at_least` and the MATVEC's balanced `popcount` must equal their
 obvious definitions.
 """
 
 import numpy as np
-from amaranth import Module, Signal, signed
+from amaranth import Cat, Module, Signal, signed
 from amaranth.sim import Simulator
 
 from edgeasr.firmware.number_formats import round_shift as golden_round_shift
-from edgeasr.rtl.decompressor import at_most_one_bit
+from edgeasr.rtl.decompressor import count_at_least
 from edgeasr.rtl.fixed_point import round_shift
 from edgeasr.rtl.matvec import popcount
 
 
-def _comb_values(inputs, output_expr, cases):
-    """Drive each tuple of `cases` onto `inputs`, collect the settled value of `output_expr`."""
-    m = Module()
+def _comb_values(inputs, output_expr, cases, m=None):
+    """Drive each tuple of `cases` onto `inputs`, collect the settled value of `output_expr`
+    (built in `m` when it needs signals of its own)."""
+    m = Module() if m is None else m
     out = Signal(output_expr.shape())
     m.d.comb += out.eq(output_expr)
     got = []
@@ -49,14 +50,20 @@ def test_round_shift_equals_number_formats():
         assert not bad, f"{bits}-bit: (value, shift), got, expected: {bad[:5]} ({len(bad)} differ)"
 
 
-def test_at_most_one_bit_and_popcount():
+def test_count_at_least_and_popcount():
     rng = np.random.default_rng(7)
     for width in (16, 5):
         bits = Signal(width)
         values = sorted({0, (1 << width) - 1, *[1 << i for i in range(width)],
+                         *[(1 << i) | (1 << j) for i in range(width) for j in range(width)],
                          *[int(v) for v in rng.integers(0, 1 << width, 400)]})
-        single = _comb_values([bits], at_most_one_bit(bits), [(v,) for v in values])
+        values += [(1 << i) | (1 << j) | (1 << k) | (1 << (k + 1) % width)
+                   for i in range(width) for j in range(i) for k in range(0, width, 3)]
+        m = Module()
+        flags = count_at_least(m, bits, 4, "t")
+        at_least = _comb_values([bits], Cat(*flags), [(v,) for v in values], m)
         count = _comb_values([bits], popcount(bits), [(v,) for v in values])
-        for v, s, c in zip(values, single, count):
-            assert s == (bin(v).count("1") <= 1), f"at_most_one_bit({v:#x}) = {s}"
-            assert c == bin(v).count("1"), f"popcount({v:#x}) = {c}"
+        for v, f, c in zip(values, at_least, count):
+            ones = bin(v).count("1")
+            assert f == sum(1 << k for k in range(4) if ones >= k + 1), f"count_at_least({v:#x}, 4) = {f:#b}"
+            assert c == ones, f"popcount({v:#x}) = {c}"
