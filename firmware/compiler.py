@@ -41,7 +41,7 @@ from .image import Image, Section, Symbol
 from .isa import Ew
 from .memory_map import CoreConfig, Region
 from .number_formats import (ACT_FRAC_BITS, C_TO_LUT_SHIFT, CELL_FRAC_BITS, F_C_SHIFT, H_SHIFT, I_G_SHIFT,
-                             LOGIT_FRAC_BITS, LUT_IN_FRAC_BITS, TIME_REDUCTION, Lut, default_lut)
+                             FEATURE_STRIDE, LOGIT_FRAC_BITS, LUT_IN_FRAC_BITS, TIME_REDUCTION, Lut, default_lut)
 from .weight_codec import CompressedMatrix, compress, decompress
 from .weight_format import param_words, value_words
 
@@ -142,7 +142,7 @@ def _lstm_step(p: Program, mat: int, xh: int, h_out: int, c: int, z: int, hidden
 
 
 def compile_rnnt(matrices: dict[str, CompressedMatrix], embed: np.ndarray, config: CoreConfig,
-                 feature_stride: int = 3):
+                 feature_stride: int = FEATURE_STRIDE):
     """The device image of an integer RNN-T (matrices named as `models.rnnt.Transducer.matrices`,
     embedding (V, E) int8 at 2**-7) for `config`; `feature_stride` is recorded for the host's front
     end. Raises CompileError if it does not fit."""

@@ -41,7 +41,7 @@ from . import loader
 from .errors import DeviceError, ImageError
 from .isa import LUT_TABLES
 from .memory_map import FORMAT_VERSION, CoreConfig, Region
-from .number_formats import ACT_BITS, LUT_ENTRIES, SPAD_BITS
+from .number_formats import ACT_BITS, FEATURE_STRIDE, LUT_ENTRIES, SPAD_BITS
 from .weight_codec import CompressedMatrix, array_to_words, param_words, words_to_array
 from .weight_format import MASK_BITS_PER_LANE
 
@@ -167,7 +167,7 @@ class Image:
     sections: list[Section] = field(default_factory=list)
     entry_points: dict[str, int] = field(default_factory=dict)     # program name -> first instruction
     symbols: dict[str, Symbol] = field(default_factory=dict)
-    feature_stride: int = 3        # models.features frames per encoder input (see the module doc)
+    feature_stride: int = FEATURE_STRIDE        # models.features frames per encoder input (see the module doc)
 
     def writes(self) -> list[tuple[int, int]]:
         """The bus writes of every section, in section order."""

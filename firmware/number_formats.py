@@ -35,6 +35,7 @@ LUT_ENTRIES = 1 << ACT_BITS
 ACT_FRAC_BITS = 7               # int8 vectors (LSTM h, encoder input, embeddings): [-1, 1)
 CELL_FRAC_BITS = 11             # int16 LSTM cell state: [-16, 16)
 LOGIT_FRAC_BITS = 8             # int16 joint output
+FEATURE_STRIDE = 3              # default 10 ms frames between encoder inputs (models.features; images record theirs)
 TIME_REDUCTION = 2              # feature frames stacked into one encoder step (layer 0 -> layer 1)
 # The LSTM cell update's elementwise shifts, c' = f*c + i*g and h = o*tanh(c'):
 F_C_SHIFT = LUT_OUT_FRAC_BITS                               # f 2**-7 * c 2**-11 -> 2**-11

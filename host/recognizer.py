@@ -31,7 +31,6 @@ from .lattice import Lattice, text_of
 from .nep_rnnt import NepRnnt
 
 
-
 def step_seconds(feature_stride: int) -> float:
     """Audio per encoder step: TIME_REDUCTION feature vectors, each `feature_stride` 10 ms frames."""
     from ..firmware.number_formats import TIME_REDUCTION

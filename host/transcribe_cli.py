@@ -224,11 +224,10 @@ def run_transcribe(args) -> int:
         from .context_graph import ContextGraph
         from .recognizer import _symbols
         try:
-            phrases = [line.strip() for line in open(args.context) if line.strip()]
-            prefixes = None
-            if args.context_prefixes:
-                prefixes = [line.strip() for line in open(args.context_prefixes) if line.strip()]
-            context = ContextGraph.from_text(phrases, _symbols(), args.context_score, prefixes)
+            def lines(path):
+                return [line.strip() for line in open(path) if line.strip()]
+            prefixes = lines(args.context_prefixes) if args.context_prefixes else None
+            context = ContextGraph.from_text(lines(args.context), _symbols(), args.context_score, prefixes)
         except (OSError, ValueError) as e:
             return fail(f"--context {args.context}: {e}")
 

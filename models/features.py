@@ -15,13 +15,15 @@ and the range is FEATURE_OFFSET +- 8 nats.
 import numpy as np
 import torch
 
+from ..firmware.number_formats import FEATURE_STRIDE
+
 SAMPLE_RATE_HZ = 16000
 WINDOW_SAMPLES = 400          # 25 ms
 HOP_SAMPLES = 160             # 10 ms
 N_FFT = 512
 N_MELS = 32
 STACK = 3                     # frames per encoder input vector
-STRIDE = 3                    # default frames between encoder input vectors (30 ms)
+STRIDE = FEATURE_STRIDE       # default frames between encoder input vectors (30 ms)
 HOP_S = HOP_SAMPLES / SAMPLE_RATE_HZ
 FEATURE_DIM = N_MELS * STACK
 FEATURE_OFFSET = -5.0         # ln-energy at int8 zero
@@ -77,6 +79,12 @@ def quantize(feat: np.ndarray) -> np.ndarray:
     return np.clip(q, -128, 127).astype(np.int8)
 
 
+def check_stride(stride: int) -> None:
+    """A stride past the stack would skip frames; 0 would never advance."""
+    if not 1 <= stride <= STACK:
+        raise ValueError(f"feature stride must be 1..{STACK} frames, got {stride}")
+
+
 def encoder_input(wave: np.ndarray, stride: int = STRIDE) -> np.ndarray:
     """int8 (steps, FEATURE_DIM) for a whole waveform, one step every `stride` frames."""
     return quantize(stack_frames(log_mel(wave), stride=stride))
@@ -95,8 +103,7 @@ class StreamingFrontEnd:
     """
 
     def __init__(self, stride: int = STRIDE):
-        if not 1 <= stride <= STACK:
-            raise ValueError(f"feature stride must be 1..{STACK} frames, got {stride}")
+        check_stride(stride)
         self.stride = stride
         self._audio = np.zeros(0, np.float32)
         self._mels = np.zeros((0, N_MELS), np.float32)

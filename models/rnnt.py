@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from . import quant as Q
 from .corpus.grammar import ALPHABET
 from ..firmware.number_formats import ACT_BITS, LOGIT_FRAC_BITS, LUT_IN_FRAC_BITS, TIME_REDUCTION, Lut, int_range
-from .features import FEATURE_DIM, STACK, STRIDE
+from .features import FEATURE_DIM, STRIDE, check_stride
 
 VOCAB = len(ALPHABET) + 1          # + blank
 BLANK = 0
@@ -51,8 +51,7 @@ class ModelConfig:
     feature_stride: int = STRIDE   # 10 ms frames between encoder inputs (`features`): 3 = 30 ms, 2 = 20 ms
 
     def __post_init__(self):
-        if not 1 <= self.feature_stride <= STACK:
-            raise ValueError(f"feature_stride must be 1..{STACK} frames, got {self.feature_stride}")
+        check_stride(self.feature_stride)
 
 
 class NepMatrix(nn.Module):
