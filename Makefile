@@ -12,7 +12,7 @@ STAMP := $(VENV)/.edgeasr-installed
 # ccache: Verilator rebuilds in ~2 s instead of ~10 s; liblz4-dev: FST waveforms;
 # g++, make, perl: Verilator's build; python3-venv: the venv; the rest: speech synthesis for the corpus.
 APT_PACKAGES := ccache liblz4-dev g++ make perl python3-venv \
-	espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts sox
+	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox
 
 .PHONY: demo test transcribe setup system-packages
 

@@ -3,12 +3,12 @@
 The main CLI (host/cli.py) calls `add_parser(subparsers)` once and, for a parsed command whose
 `models_command` attribute is set, `run(args)`. `python -m edgeasr.models.cli ...` works alone.
 
-  edgeasr corpus [--tiny] [--seed N] [--workers N] [--json]
-  edgeasr train  [--tiny] [--seed N] [--run-dir DIR] [--until STAGE] [--teacher-epochs N]
+  edgeasr corpus [--tiny] [--seed N] [--voice-set N] [--workers N] [--json]
+  edgeasr train  [--tiny] [--seed N] [--voice-set N] [--run-dir DIR] [--until STAGE] [--teacher-epochs N]
                  [--student-epochs N] [--q8-epochs N] [--q4-epochs N] [--max-steps-per-epoch N]
-                 [--feature-stride N] [--no-data-worker] [--status] [--json]
-`train` resumes whatever a previous call with the same options left in DIR (default
-data/runs/<corpus>-seed<N>), stage by stage and epoch by epoch.
+                 [--feature-stride N] [--vtlp X] [--no-data-worker] [--status] [--json]
+`train` resumes whatever a previous call left in DIR (default data/runs/<corpus>-seed<N>), stage
+by stage and epoch by epoch, with the config saved there: options given again must agree with it.
 """
 
 import argparse
@@ -18,12 +18,20 @@ import os
 import sys
 
 from .corpus.build import DATA_DIR, CorpusConfig, build_corpus
+from .corpus.tts import VOICE_SETS
 
 SPLITS = ("train", "pool", "dev", "test", "rare")
 
 
 def _corpus_config(args) -> CorpusConfig:
-    return CorpusConfig.tiny(args.seed) if args.tiny else CorpusConfig(seed=args.seed)
+    cfg = CorpusConfig.tiny(args.seed) if args.tiny else CorpusConfig(seed=args.seed)
+    return cfg if args.voice_set is None else dataclasses.replace(cfg, voice_set=args.voice_set)
+
+
+def _add_voice_set(p) -> None:
+    p.add_argument("--voice-set", type=int, default=None, choices=VOICE_SETS,
+                   help="training voices (models/corpus/tts.py; default 2; corpora and runs made "
+                        "before the option existed used 1)")
 
 
 def add_parser(subparsers) -> None:
@@ -32,6 +40,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_voice_set(p)
     p.set_defaults(models_command="corpus")
 
     t = subparsers.add_parser("train", help="train teacher and student RNN-T (resumable)")
@@ -44,6 +53,9 @@ def add_parser(subparsers) -> None:
     t.add_argument("--feature-stride", type=int, default=None,
                    help="10 ms frames between encoder inputs, teacher and student (default 2; runs "
                         "started before the option existed used 3)")
+    _add_voice_set(t)
+    t.add_argument("--vtlp", type=float, default=None,
+                   help="VTLP warp range, 0 for none (default 0.1; runs started before the option existed used 0)")
     t.add_argument("--no-data-worker", action="store_true",
                    help="augment and featurize in the training process, not a child process")
     t.add_argument("--status", action="store_true", help="report the run's progress; do not train")
@@ -76,16 +88,9 @@ def run(args) -> int:
                 print(f"  {s:<6} {n:>6} utterances")
         return 0
     if args.models_command == "train":
-        from .train import Run, TrainConfig
-        cfg = tiny_train_config(args.seed) if args.tiny else TrainConfig(seed=args.seed)
-        over = {k: getattr(args, k) for k in ("teacher_epochs", "student_epochs", "q8_epochs", "q4_epochs",
-                                              "max_steps_per_epoch") if getattr(args, k) is not None}
-        cfg = dataclasses.replace(cfg, **over)
-        if args.feature_stride is not None:
-            cfg = dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, feature_stride=args.feature_stride),
-                                      student=dataclasses.replace(cfg.student, feature_stride=args.feature_stride))
-        run_dir = args.run_dir or os.path.join(DATA_DIR, "runs", f"{cfg.corpus.key()}-seed{cfg.seed}")
-        cfg = dataclasses.replace(cfg, run_dir=run_dir)
+        from .train import Run
+        cfg = train_config(args)
+        run_dir = cfg.run_dir
         if args.status:
             return _status(run_dir, args.json)
         state = Run(cfg, progress=not args.json, data_worker=not args.no_data_worker).run(until=args.until)
@@ -97,6 +102,31 @@ def run(args) -> int:
                 print(f"  {label:<34} dev {w['dev'] * 100:6.2f}%  test {w['test'] * 100:6.2f}%")
         return 0
     raise ValueError(f"unknown models command {args.models_command!r}; expected corpus or train")
+
+
+def train_config(args) -> "TrainConfig":
+    """The config `train` runs: the defaults, or the run directory's saved config when it has one
+    (so a run resumes as it was made), with the options given on the command line."""
+    from .train import TrainConfig
+    cfg = _train_overrides(tiny_train_config(args.seed) if args.tiny else TrainConfig(seed=args.seed), args)
+    run_dir = args.run_dir or os.path.join(DATA_DIR, "runs", f"{cfg.corpus.key()}-seed{cfg.seed}")
+    saved = os.path.join(run_dir, "config.json")
+    if os.path.exists(saved):
+        cfg = _train_overrides(TrainConfig.from_json(json.load(open(saved))), args)
+    return dataclasses.replace(cfg, run_dir=run_dir)
+
+
+def _train_overrides(cfg, args):
+    """`cfg` with the options given on the command line."""
+    over = {k: getattr(args, k) for k in ("teacher_epochs", "student_epochs", "q8_epochs", "q4_epochs",
+                                          "max_steps_per_epoch", "vtlp") if getattr(args, k) is not None}
+    cfg = dataclasses.replace(cfg, **over)
+    if args.voice_set is not None:
+        cfg = dataclasses.replace(cfg, corpus=dataclasses.replace(cfg.corpus, voice_set=args.voice_set))
+    if args.feature_stride is not None:
+        cfg = dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, feature_stride=args.feature_stride),
+                                  student=dataclasses.replace(cfg.student, feature_stride=args.feature_stride))
+    return cfg
 
 
 def _status(run_dir: str, as_json: bool) -> int:

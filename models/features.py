@@ -12,6 +12,8 @@ first layer's MATVEC over [x; h] has one input scale. In log-mel units one int8 
 and the range is FEATURE_OFFSET +- 8 nats.
 """
 
+import functools
+
 import numpy as np
 import torch
 
@@ -35,10 +37,22 @@ def _mel(f):
     return 1127.0 * np.log1p(f / 700.0)
 
 
+def vtlp_warp(f_hz: np.ndarray, alpha: float, boundary_hz: float = 4800.0) -> np.ndarray:
+    """Vocal tract length perturbation (Jaitly & Hinton 2013): frequencies scaled by `alpha` up to
+    a boundary, then linearly onto the Nyquist frequency, which stays where it is."""
+    nyquist = SAMPLE_RATE_HZ / 2
+    knee = boundary_hz * min(alpha, 1.0) / alpha
+    upper = nyquist - (nyquist - boundary_hz * min(alpha, 1.0)) / (nyquist - knee) * (nyquist - f_hz)
+    return np.where(f_hz <= knee, f_hz * alpha, upper)
+
+
 def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, lo_hz: float = 20.0,
-                   hi_hz: float = 7600.0) -> np.ndarray:
-    """(n_fft // 2 + 1, n_mels) triangular filters on the mel scale."""
+                   hi_hz: float = 7600.0, warp: float = 1.0) -> np.ndarray:
+    """(n_fft // 2 + 1, n_mels) triangular filters on the mel scale; `warp` != 1 sees the spectrum
+    through `vtlp_warp` (a training augmentation: another speaker's vocal tract length)."""
     bins = np.arange(n_fft // 2 + 1) * SAMPLE_RATE_HZ / n_fft
+    if warp != 1.0:
+        bins = vtlp_warp(bins, warp)
     edges = np.linspace(_mel(lo_hz), _mel(hi_hz), n_mels + 2)
     m = _mel(bins)[:, None]
     lo, mid, hi = edges[:-2][None], edges[1:-1][None], edges[2:][None]
@@ -50,8 +64,14 @@ _FB = mel_filterbank()
 _WIN = np.hanning(WINDOW_SAMPLES + 1)[:-1].astype(np.float32)
 
 
-def log_mel(wave: np.ndarray) -> np.ndarray:
-    """(frames, N_MELS) float32; frames = 1 + (len - 400) // 160 (0 if shorter than a window)."""
+@functools.lru_cache(maxsize=64)
+def _warped_filterbank(warp: float) -> np.ndarray:
+    return mel_filterbank(warp=warp)
+
+
+def log_mel(wave: np.ndarray, warp: float = 1.0) -> np.ndarray:
+    """(frames, N_MELS) float32; frames = 1 + (len - 400) // 160 (0 if shorter than a window).
+    `warp`: VTLP factor (training augmentation only; the device's front end is unwarped)."""
     wave = np.asarray(wave, dtype=np.float32)
     assert wave.ndim == 1, wave.shape
     n = 0 if len(wave) < WINDOW_SAMPLES else 1 + (len(wave) - WINDOW_SAMPLES) // HOP_SAMPLES
@@ -60,7 +80,8 @@ def log_mel(wave: np.ndarray) -> np.ndarray:
     idx = np.arange(WINDOW_SAMPLES)[None] + HOP_SAMPLES * np.arange(n)[:, None]
     frames = wave[idx] * _WIN
     spec = np.abs(np.fft.rfft(frames, N_FFT)) ** 2
-    return np.log(spec @ _FB + 1e-6).astype(np.float32)
+    fb = _FB if warp == 1.0 else _warped_filterbank(float(warp))
+    return np.log(spec @ fb + 1e-6).astype(np.float32)
 
 
 def stack_frames(mel: np.ndarray, stack: int = STACK, stride: int = STRIDE) -> np.ndarray:
@@ -85,9 +106,9 @@ def check_stride(stride: int) -> None:
         raise ValueError(f"feature stride must be 1..{STACK} frames, got {stride}")
 
 
-def encoder_input(wave: np.ndarray, stride: int = STRIDE) -> np.ndarray:
+def encoder_input(wave: np.ndarray, stride: int = STRIDE, warp: float = 1.0) -> np.ndarray:
     """int8 (steps, FEATURE_DIM) for a whole waveform, one step every `stride` frames."""
-    return quantize(stack_frames(log_mel(wave), stride=stride))
+    return quantize(stack_frames(log_mel(wave, warp), stride=stride))
 
 
 def to_model(q: np.ndarray) -> torch.Tensor:

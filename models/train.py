@@ -79,6 +79,9 @@ class TrainConfig:
     grid_reg_weight: float = 0.05
     sparsity: float = 0.5
     augment_ramp_epochs: int = 4          # float stages: augmentation strength epoch / this
+    # VTLP warp range (`data.vtlp_factor`): the held-out voices are other speakers; runs made before
+    # the option existed used 0.
+    vtlp: float = 0.1
     max_steps_per_epoch: int = 0          # 0 = all; tests use a few
     # QAT stages: the last this-many steps of the last epoch also quantize every activation exactly as
     # the NEP does (`set_qat(..., activations=True)`, ~3x slower per step than weight-only QAT).
@@ -94,8 +97,8 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, d: dict) -> "TrainConfig":
-        d = dict(d)
-        d["corpus"] = CorpusConfig(**d["corpus"])
+        d = {"vtlp": 0.0, **d}          # saved before VTLP existed: made without it
+        d["corpus"] = CorpusConfig.from_dict(d["corpus"])
         d["teacher"] = ModelConfig(**d["teacher"])
         d["student"] = ModelConfig(**d["student"])
         return cls(**d)
@@ -236,10 +239,11 @@ class Run:
             def epoch_data(epoch=epoch, strength=strength):
                 """(stream, batch) in training order: stream 0 is train, 1 the teacher's pool."""
                 streams = [epoch_batches(waves, texts, cfg.batch_size, cfg.seed, epoch, 0, strength=strength,
-                                         stride=model.cfg.feature_stride)]
+                                         stride=model.cfg.feature_stride, vtlp=cfg.vtlp)]
                 if pool_texts:
                     streams.append(epoch_batches(pool_waves, pool_texts, cfg.batch_size, cfg.seed, epoch, 1,
-                                                 strength=strength, stride=model.cfg.feature_stride))
+                                                 strength=strength, stride=model.cfg.feature_stride,
+                                                 vtlp=cfg.vtlp))
                 order = np.random.default_rng([cfg.seed, epoch, 2]).permutation(
                     np.repeat(np.arange(len(streams)),
                               [-(-len(waves) // cfg.batch_size)] +

@@ -8,7 +8,8 @@ Layout under `data/corpus/<name>-<hash of config>/`:
 Splits: train (training sentences, training voices; clean, augmented afresh each epoch by the
 trainer), pool (same, transcripts never used: teacher-student distillation), dev (held-out
 sentences, training voices, augmented once), test (held-out sentences, flite voices, augmented
-once), rare (sentences naming `RARE_CONTACT_NAMES`, flite voices, augmented once).
+once), rare (sentences naming `RARE_CONTACT_NAMES`, flite voices, augmented once). The voice set
+changes only the training voices: test and rare are the same for every set.
 The same config and seed give the same bytes whatever the worker count.
 """
 
@@ -40,13 +41,24 @@ class CorpusConfig:
     dev: int = 400
     test: int = 400
     rare: int = 150
+    voice_set: int = 2           # `tts.FESTIVAL_VOICE_SETS`; corpora made before it existed used 1
 
     @classmethod
     def tiny(cls, seed: int = 0) -> "CorpusConfig":
         return cls(name="tiny", seed=seed, train=48, pool=16, dev=16, test=16, rare=8)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "CorpusConfig":
+        """A saved config; one saved before `voice_set` existed was made with voice set 1."""
+        return cls(**{"voice_set": 1, **d})
+
     def key(self) -> str:
-        h = hashlib.sha1(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()
+        """name-hash of the config; voice set 1 is left out of the hash, so the corpora made
+        before the field existed keep their directories."""
+        d = dataclasses.asdict(self)
+        if d["voice_set"] == 1:
+            del d["voice_set"]
+        h = hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()
         return f"{self.name}-{h[:10]}"
 
 
@@ -62,7 +74,7 @@ def _plan(cfg: CorpusConfig) -> dict[str, list[dict]]:
             texts = grammar.sentences(n, rng, "train" if split in ("train", "pool") else "heldout")
         engines = tts.TEST_ENGINES if split in ("test", "rare") else tts.TRAIN_ENGINES
         plan[split] = [{"id": f"{split}-{i:06d}", "text": t,
-                        "voice": dataclasses.asdict(tts.random_voice(rng, engines))}
+                        "voice": dataclasses.asdict(tts.random_voice(rng, engines, voice_set=cfg.voice_set))}
                        for i, t in enumerate(texts)]
     return plan
 

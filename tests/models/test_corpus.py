@@ -1,9 +1,11 @@
 """The corpus: grammar coverage, held-out separation, voices per split, speech boundaries."""
 
+import dataclasses
 import json
 import os
 
 import numpy as np
+import pytest
 
 from edgeasr.models.corpus import augment, grammar, lexicon, tts
 from edgeasr.models.corpus.build import load_split
@@ -56,3 +58,52 @@ def test_plan_and_augmentation_are_deterministic():
     b = augment.augment(x, np.random.default_rng([1, 2, 3]))
     np.testing.assert_array_equal(a[0], b[0])
     assert a[1:] == b[1:]
+
+
+def test_voice_set_1_keeps_the_corpus_directories_made_before_voice_sets():
+    from edgeasr.models.corpus.build import CorpusConfig
+    legacy = {"name": "full", "seed": 0, "train": 9000, "pool": 2500, "dev": 400, "test": 400, "rare": 150}
+    assert CorpusConfig.from_dict(legacy).voice_set == 1
+    assert CorpusConfig.from_dict(legacy).key() == "full-8861d19d3a"     # the committed model's corpus
+    assert CorpusConfig().key() != CorpusConfig(voice_set=1).key()
+
+
+def test_voice_set_2_changes_only_the_training_voices():
+    from edgeasr.models.corpus.build import CorpusConfig, _plan
+    one, two = _plan(dataclasses.replace(CorpusConfig.tiny(seed=3), voice_set=1)), _plan(CorpusConfig.tiny(seed=3))
+    for split in ("test", "rare"):
+        assert one[split] == two[split]
+    for split in ("train", "pool", "dev"):
+        assert [u["text"] for u in one[split]] == [u["text"] for u in two[split]]
+    rng = np.random.default_rng(0)
+    voices = [tts.random_voice(rng, ("festival",), voice_set=2) for _ in range(200)]
+    assert {v.name for v in voices} == set(tts.FESTIVAL_VOICE_SETS[2])
+    assert all(tts.FESTIVAL_RATE[0] <= v.rate <= tts.FESTIVAL_RATE[1] for v in voices)
+    assert all((v.f0_mean > 0) == v.name.endswith("_diphone") for v in voices)
+    assert len({v.f0_mean for v in voices}) > 20
+    with pytest.raises(ValueError, match="voice set"):
+        tts.random_voice(rng, voice_set=9)
+
+
+def _median_f0_hz(x: np.ndarray, sr: int = 16000) -> float:
+    """Median autocorrelation pitch over the loud, clearly periodic 40 ms frames."""
+    n, hop, out = int(0.04 * sr), int(0.01 * sr), []
+    for i in range(0, len(x) - n, hop):
+        s = x[i: i + n] - x[i: i + n].mean()
+        ac = np.correlate(s, s, "full")[n - 1:]
+        lo, hi = sr // 400, sr // 60
+        k = lo + int(np.argmax(ac[lo:hi]))
+        if (s ** 2).mean() > 1e-3 * np.max(x ** 2) and ac[k] > 0.4 * ac[0]:
+            out.append(sr / k)
+    return float(np.median(out))
+
+
+def test_festival_prosody_sets_pitch_and_rate():
+    text = "turn on the kitchen lights"
+    own, high, slt, slt_fast = tts.synthesize([
+        (text, tts.Voice("festival", "ked_diphone")),
+        (text, tts.Voice("festival", "ked_diphone", rate=1.2, f0_mean=190, f0_std=20)),
+        (text, tts.Voice("festival", "cmu_us_slt_arctic_hts")),
+        (text, tts.Voice("festival", "cmu_us_slt_arctic_hts", rate=1.2))])
+    assert _median_f0_hz(own) < 130 < 165 < _median_f0_hz(high)
+    assert len(high) < 0.9 * len(own) and len(slt_fast) < 0.9 * len(slt)

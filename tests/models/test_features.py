@@ -27,3 +27,22 @@ def test_stride_outside_the_stack_is_refused():
 
 def test_short_input_gives_no_frames():
     assert F.encoder_input(np.zeros(100, np.float32)).shape == (0, F.FEATURE_DIM)
+
+
+def test_vtlp_warp_moves_formants_and_keeps_the_band_edges():
+    f = np.linspace(0.0, 8000.0, 801)
+    for alpha in (0.9, 1.1):
+        w = F.vtlp_warp(f, alpha)
+        assert w[0] == 0.0 and w[-1] == pytest.approx(8000.0) and np.all(np.diff(w) > 0)
+        assert F.vtlp_warp(np.array([1000.0]), alpha)[0] == pytest.approx(1000.0 * alpha)
+    wave = (np.random.default_rng(4).standard_normal(8000) * 0.1).astype(np.float32)
+    np.testing.assert_array_equal(F.log_mel(wave, 1.0), F.log_mel(wave))
+    assert not np.array_equal(F.encoder_input(wave, 2, warp=1.08), F.encoder_input(wave, 2))
+
+
+def test_vtlp_factor_is_per_utterance_and_off_at_zero():
+    from edgeasr.models.data import vtlp_factor
+    assert vtlp_factor(0.0, 0, 0, 0, 5) == 1.0
+    a = [vtlp_factor(0.1, 0, 0, 0, i) for i in range(200)]
+    assert min(a) >= 0.9 and max(a) <= 1.1 and len(set(a)) > 10
+    assert a == [vtlp_factor(0.1, 0, 0, 0, i) for i in range(200)]

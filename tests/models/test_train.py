@@ -37,14 +37,38 @@ def test_a_run_started_before_an_option_existed_resumes_at_its_default(tiny_corp
     from edgeasr.models.train import Run
     old = dataclasses.asdict(tiny_train_config(run_dir=str(tmp_path)))
     for m in ("teacher", "student"):
-        del old[m]["feature_stride"]                 # config.json as written before the option existed
+        del old[m]["feature_stride"]                 # config.json as written before these options existed
+    del old["vtlp"], old["corpus"]["voice_set"]
     (tmp_path / "config.json").write_text(json.dumps(old))
     cfg = tiny_train_config(run_dir=str(tmp_path))
-    stride3 = dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, feature_stride=3),
-                                  student=dataclasses.replace(cfg.student, feature_stride=3))
-    Run(stride3, progress=False)                     # the default then was 3: same config
-    with pytest.raises(ValueError, match=r"student\.feature_stride: 3 -> 2; teacher\.feature_stride: 3 -> 2\)"):
+    legacy = dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, feature_stride=3),
+                                 student=dataclasses.replace(cfg.student, feature_stride=3), vtlp=0.0,
+                                 corpus=dataclasses.replace(cfg.corpus, voice_set=1))
+    Run(legacy, progress=False)                      # the defaults then: the same config
+    with pytest.raises(ValueError, match=r"corpus\.voice_set: 1 -> 2; student\.feature_stride: 3 -> 2; "
+                                         r"teacher\.feature_stride: 3 -> 2; vtlp: 0\.0 -> 0\.1\)"):
         Run(cfg, progress=False)
+
+
+def test_train_resumes_a_run_with_its_saved_config(tmp_path):
+    """`edgeasr train --run-dir DIR` continues DIR's run as it was made, whatever today's defaults;
+    an option given again overrides it (and `Run` then refuses the mismatch)."""
+    import argparse
+    import dataclasses
+    import json
+    from edgeasr.models import cli
+    saved = dataclasses.asdict(cli.tiny_train_config(run_dir=str(tmp_path)))
+    del saved["vtlp"], saved["corpus"]["voice_set"]
+    saved["teacher_epochs"] = 7
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    p = argparse.ArgumentParser()
+    cli.add_parser(p.add_subparsers(dest="command"))
+    cfg = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path)]))
+    assert (cfg.teacher_epochs, cfg.vtlp, cfg.corpus.voice_set) == (7, 0.0, 1)
+    cfg = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path), "--vtlp", "0.2"]))
+    assert (cfg.teacher_epochs, cfg.vtlp) == (7, 0.2)
+    fresh = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path / "new")]))
+    assert (fresh.teacher_epochs, fresh.vtlp, fresh.corpus.voice_set) == (2, 0.1, 2)
 
 
 def test_tiny_pipeline_runs_every_stage_through_the_data_worker(tiny_corpus, tmp_path):
