@@ -46,8 +46,9 @@ def prefetcher(m: Module, name: str, start: Value, base: Value, active: Value, m
                stage=None, prepare=None):
     """Reads consecutive words from `base` (given with `start`) into a FIFO while `active`.
 
-    Returns (addr, head, count): the read address to drive (a register), the oldest entry and the
-    number of entries held (both registers). `pop` drops the head; it must only be high when
+    Returns (addr, head, count, staged): the read address to drive (a register), the oldest entry
+    and the number of entries held (both registers), and the staging register (None without
+    `prepare`). `pop` drops the head; it must only be high when
     `count` is non-zero. An issued read arrives one cycle later and is registered into the FIFO,
     so a word is usable two cycles after its address. With `prepare`, an arriving word is first
     registered (as `stage(word, arriving)` when given: it may keep its own state, advanced when
@@ -84,7 +85,7 @@ def prefetcher(m: Module, name: str, start: Value, base: Value, active: Value, m
         with m.If(pop):
             m.d.sync += rd_ptr.eq(rd_ptr + 1)
         m.d.sync += count.eq(count + write - pop)
-    return addr, entries[rd_ptr], count
+    return addr, entries[rd_ptr], count, (staged if prepare is not None else None)
 
 
 def count_at_least(m: Module, bits: Value, cap: int, name: str) -> list:
@@ -145,6 +146,9 @@ class Decompressor(wiring.Component):
             "row": Out(16),
             "done": Out(1),
             "error": Out(8),
+
+            "mask_q": Out(mask_word_bits(lanes)),
+            "value_q": Out(value_word_bits(lanes)),
         })
 
     def elaborate(self, platform):
@@ -161,6 +165,7 @@ class Decompressor(wiring.Component):
         odd = Signal()                  # the current beat is the high half of its int4 value word
         remaining = Signal(n * mb)      # bits of the current segment not yet issued
         lane_has = Signal(n)            # lanes with a bit in `remaining`
+        any_has = Signal()              # lane_has.any()
         lane_ge2 = Signal(n)            # lanes with at least 2 bits in `remaining`
         lane_ge3 = Signal(n)            # lanes with at least 3 bits in `remaining`
         seg_done = Signal()             # every lane has at most one bit left: the segment's last cycle
@@ -204,24 +209,29 @@ class Decompressor(wiring.Component):
             with m.Elif(arriving):
                 m.d.sync += [fetch_left.eq(Mux(fetch_last, segs_m1, fetch_left - 1)),
                              fetch_last.eq(Mux(fetch_last, segs_m1 == 0, fetch_left == 1))]
+            # The bits to keep are registered beside the word, so that "last segment" is not one
+            # flag fanned out to every mask bit in front of the count trees.
+            m.d.sync += keep.eq(Mux(fetch_last, last_mask, Const(-1, n * mb)))
             return Cat(word[:n * mb], fetch_last)
+
+        keep = Signal(n * mb)
 
         def prepare_mask(staged):
             last = staged[n * mb]
             masked = Signal(n * mb, name="mask_prepared")
-            m.d.comb += masked.eq(staged[:n * mb] & Mux(last, last_mask, Const(-1, n * mb)))
+            m.d.comb += masked.eq(staged[:n * mb] & keep)
             has, ge2, ge3 = (Signal(n, name=f"mask_prepared_{what}") for what in ("has", "ge2", "ge3"))
             for lane in range(n):
                 flags = count_at_least(m, masked[lane * mb:(lane + 1) * mb], 3, f"mask_lane{lane}")
                 m.d.comb += [has[lane].eq(flags[0]), ge2[lane].eq(flags[1]), ge3[lane].eq(flags[2])]
-            return Cat(masked, has, ge2, ge3, ~ge2.any(), last)
+            return Cat(masked, has, ge2, ge3, ~ge2.any(), last, has.any())
 
         mask_pop, value_pop = Signal(), Signal()
         active = loading | running
-        mask_addr, mask_head, mask_count = prefetcher(
+        mask_addr, mask_head, mask_count, mask_staged = prefetcher(
             m, "mask", self.start, self.mask_base, active, self.mask_data, mask_pop,
             stage=stage_mask, prepare=prepare_mask)
-        value_addr, value_head, value_count = prefetcher(
+        value_addr, value_head, value_count, value_staged = prefetcher(
             m, "value", self.start, self.value_base, active, self.value_data, value_pop,
             prepare=lambda staged: staged)      # registered beside the block RAM, then queued
         m.d.comb += [self.mask_addr.eq(mask_addr), self.value_addr.eq(value_addr)]
@@ -231,6 +241,10 @@ class Decompressor(wiring.Component):
         head_ge3 = mask_head[n * mb + 2 * n:n * mb + 3 * n]
         head_single = mask_head[n * mb + 3 * n]
         head_last = mask_head[n * mb + 3 * n + 1]
+        head_any = mask_head[n * mb + 3 * n + 2]
+        # The words as registered on arrival, for the host bus's reads (no second register on
+        # the block RAM outputs): valid the cycle after the address while the core is idle.
+        m.d.comb += [self.mask_q.eq(mask_staged[:n * mb]), self.value_q.eq(value_staged)]
 
         # This cycle's segment: one bit per lane is issued. Each lane's "at least 1, 2, 3 bits"
         # flags are registers that shift down by one as a bit is issued; only "at least 4" is
@@ -247,7 +261,7 @@ class Decompressor(wiring.Component):
             j = lowest_set_bit(m, bits, f"lane{lane}_bit")
             m.d.comb += self.lane_index[lane].eq(Cat(j, seg)[:INDEX_BITS])
 
-        uses_beat = lane_has.any()
+        uses_beat = any_has             # lane_has.any(), kept as a register beside lane_has
         matrix_last = last_seg & last_row
         truncated = uses_beat & exhausted
         m.d.comb += value_pop.eq(running & uses_beat & (~w4 | odd))
@@ -255,7 +269,7 @@ class Decompressor(wiring.Component):
         def load_segment():
             """The head mask entry becomes the current segment."""
             m.d.comb += mask_pop.eq(1)
-            m.d.sync += [remaining.eq(head_mask), lane_has.eq(head_has), lane_ge2.eq(head_ge2),
+            m.d.sync += [remaining.eq(head_mask), lane_has.eq(head_has), any_has.eq(head_any), lane_ge2.eq(head_ge2),
                          lane_ge3.eq(head_ge3), seg_done.eq(head_single), last_seg.eq(head_last)]
 
         # The value word of the current beat, split into per-lane slots.
@@ -283,7 +297,8 @@ class Decompressor(wiring.Component):
         with m.If(running):
             with m.If(uses_beat):
                 m.d.sync += [beats_left.eq(beats_left - 1), exhausted.eq(beats_left == 1), odd.eq(odd ^ w4)]
-            m.d.sync += [remaining.eq(left), lane_has.eq(lane_ge2), lane_ge2.eq(lane_ge3), lane_ge3.eq(left_ge3),
+            m.d.sync += [remaining.eq(left), lane_has.eq(lane_ge2), any_has.eq(lane_ge2.any()),
+                         lane_ge2.eq(lane_ge3), lane_ge3.eq(left_ge3),
                          seg_done.eq(~lane_ge3.any())]
             with m.If(truncated):
                 m.d.sync += [running.eq(0), done.eq(1), error.eq(ErrorCode.WEIGHT_TRUNCATED)]
