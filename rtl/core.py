@@ -32,8 +32,9 @@ class NEPCore(wiring.Component):
 
     `bus_read_latency` is 1 (the `rtl.bus` contract: data the cycle after `r_en`; simulators and
     harnesses), 2 (data two cycles after `r_en`, every memory word registered right after its
-    block RAM; the bus reads the mask, value and parameter words from the registers the MATVEC
-    engine has on them, so each of those block RAM outputs feeds one register less) or 3 (one more
+    block RAM; the bus reads the program, mask, value and parameter words from the registers the
+    sequencer and the MATVEC engine have on them, so each of those block RAM outputs feeds one
+    register less) or 3 (one more
     register on every region's word before the region multiplexer: what the SoC on an FPGA uses,
     with a link bridge that waits for it). Latency 2 and 3 also post the bus's memory writes: the write's address, data and enables (decided from `busy`, the
     region and the range check) are registered and reach the block RAMs a cycle later, so only a
@@ -48,7 +49,7 @@ class NEPCore(wiring.Component):
     a cycle after the unit makes it, so only a register sits in front of the banks' write ports.
     Nothing reads an entry in the cycle after a unit wrote it: within an op the destination is
     read (if at all) before it is written, and a MATVEC's `done` comes two cycles after its last
-    write, an ACT/EW's at the earliest with it, each several cycles before the next op's reads.
+    write, an ACT/EW's one cycle after, each several cycles before the next op's reads.
 
     `counter_bits` (33..64) is the width of the five event counters: a small FPGA may keep fewer
     than 64 bits; the counters then wrap at 2**counter_bits and their HI words hold the bits above
@@ -138,7 +139,7 @@ class NEPCore(wiring.Component):
             read_words[region_id] = word_late.word_select(late(chunk_q), BUS_DATA_BITS) if sel else word_late
             return rd
 
-        prog_rd = chunked("program", Region.PROGRAM, INSTRUCTION_BITS, cfg.prog_depth, seq.prog_addr)
+        prog_rd = chunked("program", Region.PROGRAM, INSTRUCTION_BITS, cfg.prog_depth, seq.prog_addr, seq.prog_q)
         param_rd = chunked("params", Region.PARAM, PARAM_WORD_BITS, cfg.param_depth,
                            Mux(mv.busy, mv.param_addr, seq.param_addr), mv.param_q)
         mask_rd = chunked("masks", Region.MASK, mask_word_bits(n), cfg.mask_depth, mv.mask_addr, mv.mask_q)
@@ -208,7 +209,7 @@ class NEPCore(wiring.Component):
                     for name in ("cycles", "macs", "skipped", "stalls", "retired")}
         clear = bus.w_en & (region == Region.CSR) & (offset == Csr.CTRL) & \
             ((bus.w_data & Ctrl.CLEAR_COUNTERS) != 0)
-        issued = (mv.mac_count != 0) | act.issued
+        issued = mv.issued | act.issued
         increments = {
             "cycles": seq.busy,
             "macs": mv.mac_count,

@@ -67,6 +67,7 @@ class MatvecEngine(wiring.Component):
             "param_q": Out(PARAM_WORD_BITS),
 
             "mac_count": Out(range(lanes + 1)),
+            "issued": Out(1),       # mac_count != 0, without the popcount
             "skipped": Out(32),     # zero weights of the finished matrix, valid with `done`
         })
 
@@ -116,7 +117,7 @@ class MatvecEngine(wiring.Component):
                      row_a.eq(dec.row)]
         count = Signal(range(n + 1))
         m.d.comb += count.eq(popcount(lane_valid_a))
-        m.d.comb += self.mac_count.eq(count)
+        m.d.comb += [self.mac_count.eq(count), self.issued.eq(lane_valid_a.any())]
         # The count is registered before the 32-bit sum (`done` comes many cycles after the last beat).
         count_q, counted = Signal.like(count), Signal()
         m.d.sync += [count_q.eq(count), counted.eq(valid_a & ~self.start)]
