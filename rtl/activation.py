@@ -110,9 +110,14 @@ class ActivationUnit(wiring.Component):
         for _ in range(READ_LATENCY - 1):
             v = stage(v)
 
-        # Operands arrive (from the banks' registers through the bank mux): register them.
+        # Operands arrive (from the banks' registers through the bank mux): register them. The
+        # multiplier has operand registers of its own, loaded only for an arriving element (so
+        # synthesis keeps them apart from x and y and can place them beside the multiplier).
         x, y = Signal(signed(SPAD_BITS)), Signal(signed(SPAD_BITS))
+        x_mul, y_mul = Signal(signed(SPAD_BITS)), Signal(signed(SPAD_BITS))
         m.d.sync += [x.eq(self.a_data), y.eq(self.b_data)]
+        with m.If(v):
+            m.d.sync += [x_mul.eq(self.a_data), y_mul.eq(self.b_data)]
         v = stage(v)
 
         # Compute: sum, difference and product, each registered (the multiplier alone is ~4 ns on
@@ -121,7 +126,7 @@ class ActivationUnit(wiring.Component):
         x2 = Signal(signed(SPAD_BITS))
         added, subtracted = Signal(signed(SPAD_BITS + 1)), Signal(signed(SPAD_BITS + 1))
         multiplied = Signal(signed(2 * SPAD_BITS))
-        m.d.sync += [x2.eq(x), added.eq(x + y), subtracted.eq(x - y), multiplied.eq(x * y)]
+        m.d.sync += [x2.eq(x), added.eq(x + y), subtracted.eq(x - y), multiplied.eq(x_mul * y_mul)]
         v = stage(v)
         raw = Signal(signed(2 * SPAD_BITS + 1))
         with m.If(act):

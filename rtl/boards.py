@@ -38,12 +38,13 @@ class Board:
     synth_opts: str = ""            # iCE40: "-dsp" maps multipliers to SB_MAC16 (not the default)
     # A slow small FPGA can drop the registers a 100 MHz ECP5 needs (`NEPSoC`) and keep fewer
     # counter bits (40 bits at 12 MHz wrap after 25 hours).
-    core_read_latency: int = 2
+    core_read_latency: int = 3
     bus_stages: int = 1
     counter_bits: int = 64
     # The part's data-sheet resources where nextpnr reports more: it places an LFE5U-12F on the
     # 25k die the part shares and reports that die's cells as available.
     limits: tuple[tuple[str, int], ...] = ()
+    nextpnr_opts: str = ""          # more nextpnr options (seed, placer/router choices)
 
 
 BOARDS = {
@@ -161,7 +162,7 @@ def build_board(name: str, out_dir: Path) -> dict:
     try:
         platform = _platform(board)
         # A design that misses its clock still gets a bitstream; the report says by how much.
-        options = {"nextpnr_opts": "--timing-allow-fail"}
+        options = {"nextpnr_opts": f"--timing-allow-fail {board.nextpnr_opts}".strip()}
         if board.synth_opts:
             options["synth_opts"] = board.synth_opts
         platform.build(BoardTop(board), name="nep_soc", build_dir=str(out_dir), do_program=False, **options)

@@ -15,7 +15,7 @@ from amaranth.lib.memory import Memory
 from ..firmware.isa import INSTRUCTION_BITS, LUT_TABLES
 from ..firmware.memory_map import (BUS_DATA_BITS, CONFIG, CORE_ID, FORMAT_VERSION, REGION_SHIFT,
                                    STATUS, CoreConfig, Csr, Ctrl, Region, chunks)
-from ..firmware.number_formats import LUT_ENTRIES
+from ..firmware.number_formats import LUT_ENTRIES, SPAD_BITS
 from ..firmware.weight_format import MASK_BITS_PER_LANE, PARAM_WORD_BITS, mask_word_bits, value_word_bits
 from . import block_ram
 from .activation import ActivationUnit
@@ -31,15 +31,25 @@ class NEPCore(wiring.Component):
     """A NEP build of `config` (lanes and memory depths).
 
     `bus_read_latency` is 1 (the `rtl.bus` contract: data the cycle after `r_en`; simulators and
-    harnesses) or 2 (data two cycles after `r_en`, every memory word registered right after its
-    block RAM: what the SoC on an FPGA uses, with a link bridge that waits for it). Latency 2 also
-    posts the bus's memory writes: the write's address, data and enables (decided from `busy`, the
+    harnesses), 2 (data two cycles after `r_en`, every memory word registered right after its
+    block RAM; the bus reads the program, mask, value and parameter words from the registers the
+    sequencer and the MATVEC engine have on them, so each of those block RAM outputs feeds one
+    register less) or 3 (one more
+    register on every region's word before the region multiplexer: what the SoC on an FPGA uses,
+    with a link bridge that waits for it). Latency 2 and 3 also post the bus's memory writes: the write's address, data and enables (decided from `busy`, the
     region and the range check) are registered and reach the block RAMs a cycle later, so only a
     register sits in front of their write ports. A read of a word in the cycle right after a write
     to it then returns the old word; the link bridge never does that (its bus accesses are at least
     six cycles apart, and a READ frame answers only after the WRITE frame before it). Registers,
     START and everything the core runs see a posted write in time: the sequencer reads no memory
-    before the cycle after START.
+    before the cycle after START. They post CTRL.START too (`start_delay` = 1: the sequencer starts
+    a cycle after the write, so the decoding of the bus write is not in front of its state).
+
+    Every build posts the units' scratchpad writes: a MATVEC's or ACT/EW's write reaches the banks
+    a cycle after the unit makes it, so only a register sits in front of the banks' write ports.
+    Nothing reads an entry in the cycle after a unit wrote it: within an op the destination is
+    read (if at all) before it is written, and a MATVEC's `done` comes two cycles after its last
+    write, an ACT/EW's one cycle after, each several cycles before the next op's reads.
 
     `counter_bits` (33..64) is the width of the five event counters: a small FPGA may keep fewer
     than 64 bits; the counters then wrap at 2**counter_bits and their HI words hold the bits above
@@ -48,11 +58,12 @@ class NEPCore(wiring.Component):
 
     def __init__(self, config: CoreConfig = CoreConfig(), bus_read_latency: int = 1,
                  counter_bits: int = COUNTER_BITS):
-        assert bus_read_latency in (1, 2), bus_read_latency
+        assert bus_read_latency in (1, 2, 3), bus_read_latency
         assert 32 < counter_bits <= COUNTER_BITS, counter_bits
         self.config = config
         self.bus_read_latency = bus_read_latency
         self.counter_bits = counter_bits
+        self.start_delay = int(bus_read_latency >= 2)     # cycles from the CTRL.START write to the start
         super().__init__({"bus": Out(BusSignature()), "busy": Out(1)})
 
     def elaborate(self, platform):
@@ -74,7 +85,7 @@ class NEPCore(wiring.Component):
         busy = Signal()
         m.d.sync += busy.eq(seq.busy | seq.start)
         m.d.comb += self.busy.eq(busy)
-        posted = "sync" if self.bus_read_latency == 2 else "comb"      # the bus's memory writes
+        posted = "sync" if self.bus_read_latency >= 2 else "comb"      # the bus's memory writes
         region = bus.addr[REGION_SHIFT:]
         offset = bus.addr[:REGION_SHIFT]
         refused = Signal()
@@ -100,7 +111,10 @@ class NEPCore(wiring.Component):
             m.d.sync += q.eq(word)
             return q
 
-        def chunked(name, region_id, width, depth, core_addr):
+        def chunked(name, region_id, width, depth, core_addr, word_q=None):
+            """A bus-visible memory; `word_q`, when given, is a unit's register of the read word
+            (the word one cycle after the address, every cycle while the core is idle), which the
+            bus reads with latency 2 and 3 instead of a register of its own."""
             mem = Memory(shape=unsigned(width), depth=depth, init=[], attrs=block_ram.ATTRS)
             m.submodules[name] = mem
             # A word narrower than the bus (2-lane values) takes the low bits of its one chunk.
@@ -121,14 +135,16 @@ class NEPCore(wiring.Component):
             with m.If(bus.r_en):
                 m.d.sync += chunk_q.eq(chunk)
             # Latency 2 registers the whole word straight off the block RAM, then picks the chunk.
-            read_words[region_id] = late(rd.data).word_select(late(chunk_q), BUS_DATA_BITS) if sel else late(rd.data)
+            word_late = late(rd.data) if word_q is None or self.bus_read_latency == 1 else word_q
+            read_words[region_id] = word_late.word_select(late(chunk_q), BUS_DATA_BITS) if sel else word_late
             return rd
 
-        prog_rd = chunked("program", Region.PROGRAM, INSTRUCTION_BITS, cfg.prog_depth, seq.prog_addr)
+        prog_rd = chunked("program", Region.PROGRAM, INSTRUCTION_BITS, cfg.prog_depth, seq.prog_addr, seq.prog_q)
         param_rd = chunked("params", Region.PARAM, PARAM_WORD_BITS, cfg.param_depth,
-                           Mux(mv.busy, mv.param_addr, seq.param_addr))
-        mask_rd = chunked("masks", Region.MASK, mask_word_bits(n), cfg.mask_depth, mv.mask_addr)
-        value_rd = chunked("values", Region.VALUE, value_word_bits(n), cfg.value_depth, mv.value_addr)
+                           Mux(mv.busy, mv.param_addr, seq.param_addr), mv.param_q)
+        mask_rd = chunked("masks", Region.MASK, mask_word_bits(n), cfg.mask_depth, mv.mask_addr, mv.mask_q)
+        value_rd = chunked("values", Region.VALUE, value_word_bits(n), cfg.value_depth, mv.value_addr,
+                           mv.value_q)
 
         # Sequencer <-> units.
         m.d.comb += [
@@ -162,14 +178,21 @@ class NEPCore(wiring.Component):
         for lane in range(n):
             m.d.comb += [spad.lane_addr[lane].eq(mv.lane_addr[lane]),
                          mv.lane_data[lane].eq(spad.lane_data[lane])]
-        bus_w_addr, bus_w_data, bus_w_en = Signal(16), Signal(16), Signal()
-        m.d[posted] += [bus_w_addr.eq(offset), bus_w_data.eq(bus.w_data[:16]), bus_w_en.eq(spad_hit)]
-        with m.If(mv.w_en):
-            m.d.comb += [spad.w_addr.eq(mv.w_addr), spad.w_data.eq(mv.w_data), spad.w_en.eq(1)]
-        with m.Elif(act.w_en):
-            m.d.comb += [spad.w_addr.eq(act.w_addr), spad.w_data.eq(act.w_data), spad.w_en.eq(1)]
-        with m.Else():
-            m.d.comb += [spad.w_addr.eq(bus_w_addr), spad.w_data.eq(bus_w_data), spad.w_en.eq(bus_w_en)]
+        # The units' writes are always posted (registered here), the bus's with latency 2 and 3; a
+        # unit writes only while `busy`, when the bus may not, so the two never meet.
+        unit_w_addr, unit_w_data, unit_w_en = Signal(16), Signal(signed(SPAD_BITS)), Signal()
+        m.d.comb += [unit_w_addr.eq(Mux(mv.w_en, mv.w_addr, act.w_addr)),
+                     unit_w_data.eq(Mux(mv.w_en, mv.w_data, act.w_data)), unit_w_en.eq(mv.w_en | act.w_en)]
+        if posted == "sync":
+            m.d.sync += [spad.w_addr.eq(Mux(unit_w_en, unit_w_addr, offset)),
+                         spad.w_data.eq(Mux(unit_w_en, unit_w_data, bus.w_data[:SPAD_BITS])),
+                         spad.w_en.eq(unit_w_en | spad_hit)]
+        else:
+            unit_q_addr, unit_q_data, unit_q_en = Signal(16), Signal(signed(SPAD_BITS)), Signal()
+            m.d.sync += [unit_q_addr.eq(unit_w_addr), unit_q_data.eq(unit_w_data), unit_q_en.eq(unit_w_en)]
+            m.d.comb += [spad.w_addr.eq(Mux(unit_q_en, unit_q_addr, offset)),
+                         spad.w_data.eq(Mux(unit_q_en, unit_q_data, bus.w_data[:SPAD_BITS])),
+                         spad.w_en.eq(unit_q_en | spad_hit)]
         read_words[Region.SPAD] = (spad.a_now if self.bus_read_latency == 1 else spad.a_data).as_signed()
 
         lut_depth = LUT_TABLES * LUT_ENTRIES
@@ -186,7 +209,7 @@ class NEPCore(wiring.Component):
                     for name in ("cycles", "macs", "skipped", "stalls", "retired")}
         clear = bus.w_en & (region == Region.CSR) & (offset == Csr.CTRL) & \
             ((bus.w_data & Ctrl.CLEAR_COUNTERS) != 0)
-        issued = (mv.mac_count != 0) | act.issued
+        issued = mv.issued | act.issued
         increments = {
             "cycles": seq.busy,
             "macs": mv.mac_count,
@@ -206,6 +229,10 @@ class NEPCore(wiring.Component):
         pc_start = Signal(16)
         ctrl_write = bus.w_en & (region == Region.CSR) & (offset == Csr.CTRL)
         start = ctrl_write & ((bus.w_data & Ctrl.START) != 0)
+        if self.start_delay:
+            start_q = Signal()
+            m.d.sync += start_q.eq(start)
+            start = start_q
         m.d.comb += [seq.start.eq(start & ~busy), seq.pc_start.eq(pc_start)]
         with m.If(start & ~busy):
             m.d.sync += refused.eq(0)
@@ -258,6 +285,14 @@ class NEPCore(wiring.Component):
             m.d.sync += csr_q.eq(csr_table[index_q])
 
         region_q, busy_q = late(region_q), late(busy_q)
+        if self.bus_read_latency == 3:
+            # One more register on each region's word and on the selection, before the multiplexer.
+            def again(value):
+                q = Signal.like(value)
+                m.d.sync += q.eq(value)
+                return q
+            read_words = {region_id: again(word) for region_id, word in read_words.items()}
+            csr_q, region_q, busy_q = again(csr_q), again(region_q), again(busy_q)
         with m.Switch(region_q):
             with m.Case(Region.CSR):
                 m.d.comb += bus.r_data.eq(csr_q)

@@ -5,12 +5,14 @@ lowest set bit j and the value in its slot of the current beat, and clears the b
 ends in the cycle in which every lane is down to at most one bit, so a segment costs
 max(1, k) cycles for k beats and nothing is spent on zero weights.
 
-Mask words and value words are each read in address order by a prefetcher into a small FIFO
-(`FIFO_DEPTH` words), so no memory output or memory address sits in the per-cycle loop: the loop
-only sees registers. Memory reads are synchronous (data one cycle after the address); the data is
-registered on arrival (beside the block RAM, whose output is slow), then queued. A matrix starts
+Mask words and value words are each read in address order by a prefetcher into a small FIFO,
+so no memory output or memory address sits in the per-cycle loop: the loop only sees registers.
+Memory reads are synchronous (data one cycle after the address); the data is registered on
+arrival (beside the block RAM, whose output is slow), then queued. While idle, each prefetcher
+addresses its base, so the first words are read in the `start` cycle itself: `mask_base` and
+`value_base` must hold their values from the cycle before `start` on. A matrix starts
 `START_CYCLES` cycles after `start` (filling the FIFOs; the flags the loop needs are computed from
-the registered mask word), then runs without bubbles: at most one word of each kind is used per
+the registered mask word over two register stages), then runs without bubbles: at most one word of each kind is used per
 cycle and the FIFO is deep enough to cover the read round trip. Prefetching may read words past the matrix's
 end; they are discarded at the next `start`.
 
@@ -29,7 +31,6 @@ from ..firmware.isa import ErrorCode
 from ..firmware.weight_format import MASK_BITS_PER_LANE, mask_word_bits, value_word_bits
 
 INDEX_BITS = 16
-FIFO_DEPTH = 4
 START_CYCLES = 5        # `start` to the first `valid` cycle
 
 
@@ -43,48 +44,61 @@ def lowest_set_bit(m: Module, value: Value, name: str) -> Signal:
 
 
 def prefetcher(m: Module, name: str, start: Value, base: Value, active: Value, mem_data: Value, pop: Value,
-               stage=None, prepare=None):
-    """Reads consecutive words from `base` (given with `start`) into a FIFO while `active`.
+               stage=None, prepare=()):
+    """Reads consecutive words from `base` into a FIFO while `active`, the first in the `start` cycle.
 
-    Returns (addr, head, count): the read address to drive (a register), the oldest entry and the
-    number of entries held (both registers). `pop` drops the head; it must only be high when
-    `count` is non-zero. An issued read arrives one cycle later and is registered into the FIFO,
-    so a word is usable two cycles after its address. With `prepare`, an arriving word is first
-    registered (as `stage(word, arriving)` when given: it may keep its own state, advanced when
-    `arriving`), then `prepare(staged)` (an entry computed from that register) is what the FIFO
-    holds: one cycle more. Entries held plus reads in flight never exceed FIFO_DEPTH; the round
-    trip (issue to the freed slot being seen) is 3 cycles, or 4 with `prepare`, so FIFO_DEPTH = 4
-    sustains one word per cycle.
+    Returns (addr, head, count, staged): the read address to drive (a register), the oldest entry
+    and the number of entries held (both registers), and the staging register. `pop` drops the
+    head; it must only be high when `count` is non-zero. While not `active` the address follows
+    `base`, so `base` must not change in the cycle of `start`. An issued read arrives one cycle
+    later and is registered (as `stage(word, arriving)` when given: it may keep its own state,
+    advanced when `arriving`); each function in `prepare` then computes the next stage from the
+    last register, registered too except the last one's result, which is what the FIFO holds.
+    Entries held plus reads in flight never exceed the FIFO's depth, which is the round trip
+    (issue to the freed slot being seen: 3 cycles plus one per `prepare` stage), so one word per
+    cycle is sustained.
     """
+    assert prepare, "the arriving word is always registered before it is queued"
+    depth = 3 + len(prepare)
     addr = Signal(17, name=f"{name}_addr")
-    count = Signal(range(FIFO_DEPTH + 1), name=f"{name}_count")
+    count = Signal(range(depth + 1), name=f"{name}_count")
     arriving = Signal(name=f"{name}_arriving")
-    if prepare is None:
-        write, word, in_flight = arriving, mem_data, arriving
-    else:
-        arrived = mem_data if stage is None else stage(mem_data, arriving)
-        staged, write = Signal(len(arrived), name=f"{name}_staged"), Signal(name=f"{name}_staged_valid")
-        word, in_flight = prepare(staged), arriving + write
-    wr_ptr = Signal(range(FIFO_DEPTH), name=f"{name}_wr_ptr")
-    rd_ptr = Signal(range(FIFO_DEPTH), name=f"{name}_rd_ptr")
-    entries = Array(Signal(len(word), name=f"{name}_entry{i}") for i in range(FIFO_DEPTH))
-    issue = active & (count + in_flight < FIFO_DEPTH)
+    arrived = mem_data if stage is None else stage(mem_data, arriving)
+    staged, write = Signal(len(arrived), name=f"{name}_staged"), Signal(name=f"{name}_staged_valid")
     with m.If(start):
-        m.d.sync += [addr.eq(base), count.eq(0), arriving.eq(0), wr_ptr.eq(0), rd_ptr.eq(0)]
-        if prepare is not None:
-            m.d.sync += write.eq(0)
+        m.d.sync += write.eq(0)
+    with m.Else():
+        m.d.sync += [staged.eq(arrived), write.eq(arriving)]
+    word, in_flight = staged, arriving + write
+    for i, step in enumerate(prepare):
+        word = step(word)
+        if i < len(prepare) - 1:
+            q, valid = Signal(len(word), name=f"{name}_prepared{i}"), Signal(name=f"{name}_prepared{i}_valid")
+            m.d.sync += [q.eq(word), valid.eq(write & ~start)]
+            word, write, in_flight = q, valid, in_flight + valid
+    wr_ptr = Signal(range(depth), name=f"{name}_wr_ptr")
+    rd_ptr = Signal(range(depth), name=f"{name}_rd_ptr")
+    entries = Array(Signal(len(word), name=f"{name}_entry{i}") for i in range(depth))
+    issue = active & (count + in_flight < depth)
+
+    def advance(ptr):
+        return Mux(ptr == depth - 1, 0, ptr + 1)
+
+    with m.If(start):
+        # `addr` is `base` now (it followed `base` while idle): that read is the first.
+        m.d.sync += [addr.eq(addr + 1), count.eq(0), arriving.eq(1), wr_ptr.eq(0), rd_ptr.eq(0)]
     with m.Else():
         m.d.sync += arriving.eq(issue)
-        if prepare is not None:
-            m.d.sync += [staged.eq(arrived), write.eq(arriving)]
-        with m.If(issue):
+        with m.If(~active):
+            m.d.sync += addr.eq(base)
+        with m.Elif(issue):
             m.d.sync += addr.eq(addr + 1)
         with m.If(write):
-            m.d.sync += [entries[wr_ptr].eq(word), wr_ptr.eq(wr_ptr + 1)]
+            m.d.sync += [entries[wr_ptr].eq(word), wr_ptr.eq(advance(wr_ptr))]
         with m.If(pop):
-            m.d.sync += rd_ptr.eq(rd_ptr + 1)
+            m.d.sync += rd_ptr.eq(advance(rd_ptr))
         m.d.sync += count.eq(count + write - pop)
-    return addr, entries[rd_ptr], count
+    return addr, entries[rd_ptr], count, staged
 
 
 def count_at_least(m: Module, bits: Value, cap: int, name: str) -> list:
@@ -145,6 +159,9 @@ class Decompressor(wiring.Component):
             "row": Out(16),
             "done": Out(1),
             "error": Out(8),
+
+            "mask_q": Out(mask_word_bits(lanes)),
+            "value_q": Out(value_word_bits(lanes)),
         })
 
     def elaborate(self, platform):
@@ -167,19 +184,20 @@ class Decompressor(wiring.Component):
         loading = Signal()              # started, waiting for the first mask and value words
         running = Signal()
         last_mask = Signal(n * mb)      # mask bits that stand for real columns in a row's last segment
+        any_has = Signal()              # lane_has.any()
 
         m.d.comb += self.busy.eq(loading | running)
 
         # In the last segment, lane l owns the columns j*n + l < rem for rem = its column count;
         # bits beyond them are ignored, like the golden model does.
-        # `rem` is registered at `start` and the mask follows a cycle later: the first mask word
-        # reaches `prepare_mask` three cycles after `start`, so neither is on a long path.
+        # `rem` is registered at `start`; the first mask word is staged a cycle later, with the
+        # bits to keep (`keep`, from `rem`) beside it.
         rem = Signal(range(n * mb + 1))
         with m.If(self.start):
             m.d.sync += rem.eq(((self.cols - 1) & (n * mb - 1)) + 1)
         for lane in range(n):
             for j in range(mb):
-                m.d.sync += last_mask[lane * mb + j].eq(j * n + lane < rem)
+                m.d.comb += last_mask[lane * mb + j].eq(j * n + lane < rem)
 
         with m.If(self.start):
             m.d.sync += [
@@ -191,9 +209,9 @@ class Decompressor(wiring.Component):
         # Mask words become FIFO entries ready to load: the word as it arrives is registered with
         # "last segment of its row" (nothing in between, so the register can sit beside the block
         # RAMs: their output is slow, ~5.8 ns on an ECP5), then from that register the word with
-        # the bits past `cols` cleared in a row's last segment, and each lane's "at least 1, 2, 3
-        # bits" and "every lane has at most one bit". The segment a word belongs to is counted
-        # down as words arrive.
+        # the bits past `cols` cleared in a row's last segment and each lane's "at least 1, 2, 3
+        # bits" (registered), then "every lane has at most one bit" and "some lane has a bit".
+        # The segment a word belongs to is counted down as words arrive.
         fetch_left, fetch_last, segs_m1 = Signal(16), Signal(), Signal(16)
         with m.If(self.start):
             m.d.sync += segs_m1.eq(self.segs - 1)
@@ -204,26 +222,35 @@ class Decompressor(wiring.Component):
             with m.Elif(arriving):
                 m.d.sync += [fetch_left.eq(Mux(fetch_last, segs_m1, fetch_left - 1)),
                              fetch_last.eq(Mux(fetch_last, segs_m1 == 0, fetch_left == 1))]
+            # The bits to keep are registered beside the word, so that "last segment" is not one
+            # flag fanned out to every mask bit in front of the count trees.
+            m.d.sync += keep.eq(Mux(fetch_last, last_mask, Const(-1, n * mb)))
             return Cat(word[:n * mb], fetch_last)
+
+        keep = Signal(n * mb)
 
         def prepare_mask(staged):
             last = staged[n * mb]
             masked = Signal(n * mb, name="mask_prepared")
-            m.d.comb += masked.eq(staged[:n * mb] & Mux(last, last_mask, Const(-1, n * mb)))
+            m.d.comb += masked.eq(staged[:n * mb] & keep)
             has, ge2, ge3 = (Signal(n, name=f"mask_prepared_{what}") for what in ("has", "ge2", "ge3"))
             for lane in range(n):
                 flags = count_at_least(m, masked[lane * mb:(lane + 1) * mb], 3, f"mask_lane{lane}")
                 m.d.comb += [has[lane].eq(flags[0]), ge2[lane].eq(flags[1]), ge3[lane].eq(flags[2])]
-            return Cat(masked, has, ge2, ge3, ~ge2.any(), last)
+            return Cat(masked, has, ge2, ge3, last)
+
+        def summarize_mask(prepared):
+            ge2, has = prepared[n * mb + n:n * mb + 2 * n], prepared[n * mb:n * mb + n]
+            return Cat(prepared[:n * mb + 3 * n], ~ge2.any(), prepared[n * mb + 3 * n], has.any())
 
         mask_pop, value_pop = Signal(), Signal()
         active = loading | running
-        mask_addr, mask_head, mask_count = prefetcher(
+        mask_addr, mask_head, mask_count, mask_staged = prefetcher(
             m, "mask", self.start, self.mask_base, active, self.mask_data, mask_pop,
-            stage=stage_mask, prepare=prepare_mask)
-        value_addr, value_head, value_count = prefetcher(
+            stage=stage_mask, prepare=(prepare_mask, summarize_mask))
+        value_addr, value_head, value_count, value_staged = prefetcher(
             m, "value", self.start, self.value_base, active, self.value_data, value_pop,
-            prepare=lambda staged: staged)      # registered beside the block RAM, then queued
+            prepare=(lambda staged: staged,))   # registered beside the block RAM, then queued
         m.d.comb += [self.mask_addr.eq(mask_addr), self.value_addr.eq(value_addr)]
         head_mask = mask_head[:n * mb]
         head_has = mask_head[n * mb:n * mb + n]
@@ -231,6 +258,10 @@ class Decompressor(wiring.Component):
         head_ge3 = mask_head[n * mb + 2 * n:n * mb + 3 * n]
         head_single = mask_head[n * mb + 3 * n]
         head_last = mask_head[n * mb + 3 * n + 1]
+        head_any = mask_head[n * mb + 3 * n + 2]
+        # The words as registered on arrival, for the host bus's reads (no second register on
+        # the block RAM outputs): valid the cycle after the address while the core is idle.
+        m.d.comb += [self.mask_q.eq(mask_staged[:n * mb]), self.value_q.eq(value_staged)]
 
         # This cycle's segment: one bit per lane is issued. Each lane's "at least 1, 2, 3 bits"
         # flags are registers that shift down by one as a bit is issued; only "at least 4" is
@@ -247,7 +278,7 @@ class Decompressor(wiring.Component):
             j = lowest_set_bit(m, bits, f"lane{lane}_bit")
             m.d.comb += self.lane_index[lane].eq(Cat(j, seg)[:INDEX_BITS])
 
-        uses_beat = lane_has.any()
+        uses_beat = any_has             # lane_has.any(), kept as a register beside lane_has
         matrix_last = last_seg & last_row
         truncated = uses_beat & exhausted
         m.d.comb += value_pop.eq(running & uses_beat & (~w4 | odd))
@@ -255,7 +286,7 @@ class Decompressor(wiring.Component):
         def load_segment():
             """The head mask entry becomes the current segment."""
             m.d.comb += mask_pop.eq(1)
-            m.d.sync += [remaining.eq(head_mask), lane_has.eq(head_has), lane_ge2.eq(head_ge2),
+            m.d.sync += [remaining.eq(head_mask), lane_has.eq(head_has), any_has.eq(head_any), lane_ge2.eq(head_ge2),
                          lane_ge3.eq(head_ge3), seg_done.eq(head_single), last_seg.eq(head_last)]
 
         # The value word of the current beat, split into per-lane slots.
@@ -276,14 +307,17 @@ class Decompressor(wiring.Component):
         m.d.comb += [self.done.eq(done), self.error.eq(error)]
         m.d.sync += [done.eq(0), error.eq(0)]
 
-        with m.If(loading & ~self.start & (mask_count != 0) & (value_count != 0)):
+        # `start` never comes while loading or running (a matrix ends, by `done`, before the next
+        # starts), so the load needs no `~start` term: `start` stays off the segment registers.
+        with m.If(loading & (mask_count != 0) & (value_count != 0)):
             load_segment()
             m.d.sync += [loading.eq(0), running.eq(1)]
 
         with m.If(running):
             with m.If(uses_beat):
                 m.d.sync += [beats_left.eq(beats_left - 1), exhausted.eq(beats_left == 1), odd.eq(odd ^ w4)]
-            m.d.sync += [remaining.eq(left), lane_has.eq(lane_ge2), lane_ge2.eq(lane_ge3), lane_ge3.eq(left_ge3),
+            m.d.sync += [remaining.eq(left), lane_has.eq(lane_ge2), any_has.eq(lane_ge2.any()),
+                         lane_ge2.eq(lane_ge3), lane_ge3.eq(left_ge3),
                          seg_done.eq(~lane_ge3.any())]
             with m.If(truncated):
                 m.d.sync += [running.eq(0), done.eq(1), error.eq(ErrorCode.WEIGHT_TRUNCATED)]

@@ -86,6 +86,7 @@ class LinkBridge(wiring.Component):
         addr = Signal(24)
         words = Signal(range(MAX_WORDS + 1))
         word = Signal(32)
+        w_word = Signal(32)             # a WRITE's bus word: the receive buffer's bytes shift straight in
         byte_i = Signal(2)
         resp_len = Signal(range(BUFFER_DEPTH + 1))
         tx_ptr = Signal(range(BUFFER_DEPTH + 1))
@@ -221,14 +222,14 @@ class LinkBridge(wiring.Component):
                 m.d.sync += index.eq(index + 1)
                 m.next = "WRITE_BYTE"
             with m.State("WRITE_BYTE"):
-                m.d.sync += [word.eq(Cat(rx_rd.data, word[:24])), byte_i.eq(byte_i + 1)]
+                m.d.sync += [w_word.eq(Cat(rx_rd.data, w_word[:24])), byte_i.eq(byte_i + 1)]
                 m.d.comb += rx_rd.addr.eq(index)
                 with m.If(byte_i == 3):
                     m.next = "WRITE_BUS"
                 with m.Else():
                     m.d.sync += index.eq(index + 1)
             with m.State("WRITE_BUS"):
-                m.d.comb += [bus.addr.eq(addr), bus.w_data.eq(word), bus.w_en.eq(1)]
+                m.d.comb += [bus.addr.eq(addr), bus.w_data.eq(w_word), bus.w_en.eq(1)]
                 m.d.sync += [addr.eq(addr + 1), words.eq(words - 1)]
                 with m.If(words == 1):
                     answer(Command.ACK, 0)

@@ -60,7 +60,14 @@ class MatvecEngine(wiring.Component):
             "w_data": Out(signed(SPAD_BITS)),
             "w_en": Out(1),
 
+            # The memory words as registered on arrival (the cycle after the address, every cycle
+            # while idle): the host bus reads them, so no block RAM output feeds two registers.
+            "mask_q": Out(mask_word_bits(lanes)),
+            "value_q": Out(value_word_bits(lanes)),
+            "param_q": Out(PARAM_WORD_BITS),
+
             "mac_count": Out(range(lanes + 1)),
+            "issued": Out(1),       # mac_count != 0, without the popcount
             "skipped": Out(32),     # zero weights of the finished matrix, valid with `done`
         })
 
@@ -93,6 +100,7 @@ class MatvecEngine(wiring.Component):
             self.mask_addr.eq(dec.mask_addr), dec.mask_data.eq(self.mask_data),
             self.value_addr.eq(dec.value_addr), dec.value_data.eq(self.value_data),
             self.busy.eq(running),
+            self.mask_q.eq(dec.mask_q), self.value_q.eq(dec.value_q),
         ]
 
         # Lane activation reads: the addresses are registered (stage A), the scratchpad answers
@@ -109,7 +117,7 @@ class MatvecEngine(wiring.Component):
                      row_a.eq(dec.row)]
         count = Signal(range(n + 1))
         m.d.comb += count.eq(popcount(lane_valid_a))
-        m.d.comb += self.mac_count.eq(count)
+        m.d.comb += [self.mac_count.eq(count), self.issued.eq(lane_valid_a.any())]
         # The count is registered before the 32-bit sum (`done` comes many cycles after the last beat).
         count_q, counted = Signal.like(count), Signal()
         m.d.sync += [count_q.eq(count), counted.eq(valid_a & ~self.start)]
@@ -136,7 +144,7 @@ class MatvecEngine(wiring.Component):
         params_q = Signal(PARAM_WORD_BITS)
         param_addr = Signal.like(self.param_addr)
         m.d.sync += [param_addr.eq(mat_params + mac.out_tag), params_q.eq(self.param_data)]
-        m.d.comb += self.param_addr.eq(param_addr)
+        m.d.comb += [self.param_addr.eq(param_addr), self.param_q.eq(params_q)]
         params = data.View(ROW_PARAMS.layout(), params_q)
         m.d.comb += [
             rq.valid.eq(delay(mac.out_valid, 3, "acc_valid")), rq.acc.eq(delay(mac.out_acc, 3, "acc")),

@@ -43,6 +43,7 @@ class Sequencer(wiring.Component):
 
             "prog_addr": Out(17),
             "prog_data": In(isa.INSTRUCTION_BITS),
+            "prog_q": Out(isa.INSTRUCTION_BITS),   # the instruction register: while idle, prog_data a cycle later
             "param_addr": Out(17),
             "param_data": In(PARAM_WORD_BITS),
 
@@ -108,7 +109,7 @@ class Sequencer(wiring.Component):
         h0 = Signal(HEADER0.layout())
         h1 = Signal(HEADER1.layout())
         m.d.comb += [self.state.eq(state), self.error.eq(error), self.pc.eq(pc),
-                     self.busy.eq(state == State.BUSY)]
+                     self.busy.eq(state == State.BUSY), self.prog_q.eq(ir.as_value())]
 
         def fail(code):
             m.d.sync += [state.eq(State.ERROR), error.eq(code)]
@@ -137,8 +138,9 @@ class Sequencer(wiring.Component):
             self.act_sat16.eq(ir.sat16), self.act_dst.eq(ir.dst), self.act_a.eq(ir.a),
             self.act_b.eq(ir.b), self.act_len.eq(ir.len),
         ]
-        # The parameter memory's address is a register: `ir.b` from LOAD on (header word 0 is read
-        # in DECODE), then `ir.b + 1` from DECODE on (header word 1, read in HEADER0).
+        # The parameter memory's address: `ir.b` in DECODE (header word 0), then the register
+        # `param_addr` = `ir.b + 1` from DECODE on (header word 1, read in HEADER0). The program
+        # memory's output feeds `ir` alone.
         param_addr = Signal(17)
         m.d.comb += [self.prog_addr.eq(pc), self.param_addr.eq(param_addr)]
 
@@ -150,6 +152,8 @@ class Sequencer(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
+                # `ir` follows the program memory while idle: the host bus reads program words there.
+                m.d.sync += ir.eq(self.prog_data)
                 with m.If(self.start):
                     m.d.sync += [pc.eq(self.pc_start), state.eq(State.BUSY), error.eq(0)]
                     m.next = "FETCH"
@@ -163,8 +167,7 @@ class Sequencer(wiring.Component):
 
             with m.State("LOAD"):
                 # The word is registered before anything looks at it.
-                m.d.sync += [ir.eq(self.prog_data),
-                             param_addr.eq(data.View(isa.INSTRUCTION.layout(), self.prog_data).b)]
+                m.d.sync += ir.eq(self.prog_data)
                 m.next = "DECODE"
 
             # DECODE registers the legality verdicts and the MATVEC's parameter range check, and
@@ -172,7 +175,8 @@ class Sequencer(wiring.Component):
             legal, reserved, param_oob = Signal(len(isa.FIELDS_USED)), Signal(), Signal()
             illegal = reserved | ~legal.any()
             with m.State("DECODE"):
-                # param_addr = ir.b: header word 0 of a MATVEC's matrix is read now.
+                # Header word 0 of a MATVEC's matrix is read now, at ir.b.
+                m.d.comb += self.param_addr.eq(ir.b)
                 word_legal, word_reserved = self._legality(ir.as_value())
                 m.d.sync += [legal.eq(word_legal), reserved.eq(word_reserved),
                              param_oob.eq(ir.b + HEADER_WORDS > cfg.param_depth), param_addr.eq(ir.b + 1)]

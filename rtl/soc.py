@@ -22,7 +22,7 @@ class NEPSoC(wiring.Component):
     small FPGA (iCE40 at 12 MHz) may pass 1 and 0 and save the registers. `counter_bits` is the
     core's event counter width (`NEPCore`)."""
 
-    def __init__(self, config: CoreConfig = CoreConfig(), divisor: int = 8, *, core_read_latency: int = 2,
+    def __init__(self, config: CoreConfig = CoreConfig(), divisor: int = 8, *, core_read_latency: int = 3,
                  bus_stages: int = BUS_STAGES, counter_bits: int = COUNTER_BITS):
         assert bus_stages in (0, 1), bus_stages
         self.config, self.divisor = config, divisor
@@ -36,17 +36,18 @@ class NEPSoC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # On an FPGA every block RAM output is registered (a 2-cycle core read), the bridge's bus
-        # requests pass one register stage on their way to the core and the core's read data one
-        # on its way back (the core's read multiplexers and the bridge need not be near each
-        # other); the bridge waits for all three.
+        # On an FPGA every block RAM output is registered and each region's word once more before
+        # the core's read multiplexer (a 3-cycle core read), the bridge's bus requests pass one
+        # register stage on their way to the core and the core's read data one on its way back
+        # (the core's read multiplexers and the bridge need not be near each other); the bridge
+        # waits for all of them, and for the core's posted CTRL.START.
         m.submodules.core = core = NEPCore(self.config, bus_read_latency=self.core_read_latency,
                                            counter_bits=self.counter_bits)
         m.submodules.rx = rx = UartRx(self.divisor)
         m.submodules.tx = tx = UartTx(self.divisor)
         m.submodules.bridge = bridge = LinkBridge(idle_reset_cycles=IDLE_RESET_BYTES * 10 * self.divisor,
                                                   bus_read_latency=2 * self.bus_stages + self.core_read_latency,
-                                                  bus_delay=self.bus_stages)
+                                                  bus_delay=self.bus_stages + core.start_delay)
         requests = [core.bus.addr.eq(bridge.bus.addr), core.bus.w_data.eq(bridge.bus.w_data),
                     core.bus.w_en.eq(bridge.bus.w_en), core.bus.r_en.eq(bridge.bus.r_en)]
         m.d["sync" if self.bus_stages else "comb"] += requests + [bridge.bus.r_data.eq(core.bus.r_data)]

@@ -104,6 +104,7 @@ class DecompressorTB:
         d, n = self.dut, self.lanes
         d.rows.value, d.cols.value, d.segs.value, d.w4.value = cm.rows, cm.cols, cm.segments, int(cm.weight_bits == 4)
         d.mask_base.value, d.value_base.value, d.beats.value = mask_base, value_base, beats
+        await RisingEdge(d.clk)         # the bases are held from the cycle before `start` on
         d.start.value = 1
         await RisingEdge(d.clk)
         d.start.value = 0
