@@ -34,9 +34,9 @@ class NEPCore(wiring.Component):
     harnesses), 2 (data two cycles after `r_en`, every memory word registered right after its
     block RAM; the bus reads the program, mask, value and parameter words from the registers the
     sequencer and the MATVEC engine have on them, so each of those block RAM outputs feeds one
-    register less) or 3 (one more
-    register on every region's word before the region multiplexer: what the SoC on an FPGA uses,
-    with a link bridge that waits for it). Latency 2 and 3 also post the bus's memory writes: the write's address, data and enables (decided from `busy`, the
+    register less) or 3 (one more register on every region's word before the region multiplexer:
+    what the SoC on an FPGA uses, with a link bridge that waits for it). Latency 2 and 3 also post
+    the bus's memory writes: the write's address, data and enables (decided from `busy`, the
     region and the range check) are registered and reach the block RAMs a cycle later, so only a
     register sits in front of their write ports. A read of a word in the cycle right after a write
     to it then returns the old word; the link bridge never does that (its bus accesses are at least
@@ -183,16 +183,13 @@ class NEPCore(wiring.Component):
         unit_w_addr, unit_w_data, unit_w_en = Signal(16), Signal(signed(SPAD_BITS)), Signal()
         m.d.comb += [unit_w_addr.eq(Mux(mv.w_en, mv.w_addr, act.w_addr)),
                      unit_w_data.eq(Mux(mv.w_en, mv.w_data, act.w_data)), unit_w_en.eq(mv.w_en | act.w_en)]
-        if posted == "sync":
-            m.d.sync += [spad.w_addr.eq(Mux(unit_w_en, unit_w_addr, offset)),
-                         spad.w_data.eq(Mux(unit_w_en, unit_w_data, bus.w_data[:SPAD_BITS])),
-                         spad.w_en.eq(unit_w_en | spad_hit)]
-        else:
+        if posted == "comb":    # the bus writes at once: only the units' write is registered first
             unit_q_addr, unit_q_data, unit_q_en = Signal(16), Signal(signed(SPAD_BITS)), Signal()
             m.d.sync += [unit_q_addr.eq(unit_w_addr), unit_q_data.eq(unit_w_data), unit_q_en.eq(unit_w_en)]
-            m.d.comb += [spad.w_addr.eq(Mux(unit_q_en, unit_q_addr, offset)),
-                         spad.w_data.eq(Mux(unit_q_en, unit_q_data, bus.w_data[:SPAD_BITS])),
-                         spad.w_en.eq(unit_q_en | spad_hit)]
+            unit_w_addr, unit_w_data, unit_w_en = unit_q_addr, unit_q_data, unit_q_en
+        m.d[posted] += [spad.w_addr.eq(Mux(unit_w_en, unit_w_addr, offset)),
+                        spad.w_data.eq(Mux(unit_w_en, unit_w_data, bus.w_data[:SPAD_BITS])),
+                        spad.w_en.eq(unit_w_en | spad_hit)]
         read_words[Region.SPAD] = (spad.a_now if self.bus_read_latency == 1 else spad.a_data).as_signed()
 
         lut_depth = LUT_TABLES * LUT_ENTRIES
