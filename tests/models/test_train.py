@@ -38,14 +38,16 @@ def test_a_run_started_before_an_option_existed_resumes_at_its_default(tiny_corp
     old = dataclasses.asdict(tiny_train_config(run_dir=str(tmp_path)))
     for m in ("teacher", "student"):
         del old[m]["feature_stride"]                 # config.json as written before these options existed
-    del old["vtlp"], old["corpus"]["voice_set"]
+    del old["vtlp"], old["corpus"]["voice_set"], old["sparsity_ramp"], old["qat_self_kd_weight"]
     (tmp_path / "config.json").write_text(json.dumps(old))
     cfg = tiny_train_config(run_dir=str(tmp_path))
     legacy = dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, feature_stride=3),
                                  student=dataclasses.replace(cfg.student, feature_stride=3), vtlp=0.0,
-                                 corpus=dataclasses.replace(cfg.corpus, voice_set=1))
+                                 corpus=dataclasses.replace(cfg.corpus, voice_set=1), sparsity_ramp=0.75,
+                                 qat_self_kd_weight=0.0)
     Run(legacy, progress=False)                      # the defaults then: the same config
-    with pytest.raises(ValueError, match=r"corpus\.voice_set: 1 -> 2; student\.feature_stride: 3 -> 2; "
+    with pytest.raises(ValueError, match=r"corpus\.voice_set: 1 -> 2; qat_self_kd_weight: 0\.0 -> 0\.5; "
+                                         r"sparsity_ramp: 0\.75 -> 0\.4; student\.feature_stride: 3 -> 2; "
                                          r"teacher\.feature_stride: 3 -> 2; vtlp: 0\.0 -> 0\.1\)"):
         Run(cfg, progress=False)
 
@@ -80,4 +82,7 @@ def test_tiny_pipeline_runs_every_stage_through_the_data_worker(tiny_corpus, tmp
     assert state["done"] == ["teacher", "pseudo", "student_float", "student_q8", "student_q4s", "export", "evaluate"]
     assert all(h["steps"] == 3 for h in state["history"]["teacher"])
     assert state["golden_agreement"] == {"dev": 1.0, "test": 1.0}
+    for stage in ("student_q8", "student_q4s"):      # QAT learns from the float student on every batch
+        assert all(h["self_kd"] > 0 for h in state["history"][stage]), stage
+    assert state["history"]["student_q4s"][-1]["mask_sparsity"] == pytest.approx(0.5, abs=0.01)
     assert load_image(str(tmp_path / "student_q4s.npz")).config.feature_stride == 2
