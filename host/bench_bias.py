@@ -1,12 +1,14 @@
 """The context-biasing benchmark: rare contact names with and without a contact list.
 
     edgeasr bench bias [--model NPZ] [--corpus DIR] [--contacts 100] [--boosts 0.5,1,1.5,2,3]
-                       [--max-rise 0.005] [--device reference] [--limit N] [--json FILE]
+                       [--bonuses 0,2,4,6,8] [--max-rise 0.005] [--device reference] [--limit N] [--json FILE]
 
 The `rare` split names contacts the model never heard in training (`RARE_CONTACT_NAMES`, spoken
 by the held-out flite voices). The contact list holds all of them plus training first names up
-to `--contacts` entries (seeded). Two biasing modes: `open` (a name is boosted wherever a word
-starts) and `carriers` (only right after a carrier phrase of contact requests, `CONTACT_CARRIERS`).
+to `--contacts` entries (seeded). Three biasing modes: shallow fusion `open` (a name is boosted
+wherever a word starts) and `carriers` (only right after a carrier phrase of contact requests,
+`CONTACT_CARRIERS`), each with a boost per character from `--boosts`; and `rescore`, the second
+pass of `contact_rescoring` on the slots after a carrier, with a contact prior from `--bonuses`.
 Mode and boost are tuned on the first third of the rare utterances and the first third of the
 held-out test utterances that name no contact: the lowest tuning name-WER among the settings whose
 tuning no-name WER rises by at most `--max-rise` (ties to the smaller boost). The chosen setting is
@@ -59,11 +61,12 @@ def contact_list(size: int, seed: int = 0) -> list[str]:
 
 
 def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5, 2.0, 3.0), limit: int | None = None,
-                   max_rise: float = 0.005, progress: bool = True) -> dict:
+                   max_rise: float = 0.005, progress: bool = True, bonuses=(0.0, 2.0, 4.0, 6.0, 8.0)) -> dict:
     import jiwer
     from tqdm import tqdm
     from ..models.corpus.build import load_split
     from ..models.corpus.lexicon import CONTACT_NAMES
+    from .contact_rescoring import ContactRescorer
     from .context_graph import ContextGraph
     from .recognizer import RecognizerConfig, _symbols, transcribe
 
@@ -78,8 +81,9 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
 
     def decode(utts, setting, desc):
         mode, boost = setting
-        graph = ContextGraph.from_text(names, _symbols(), boost, modes[mode]) if boost else None
-        return [transcribe(rnnt, u.audio, config, context=graph).text
+        graph = ContextGraph.from_text(names, _symbols(), boost, modes[mode]) if boost and mode in modes else None
+        rescorer = ContactRescorer(names, CONTACT_CARRIERS, _symbols(), boost) if mode == "rescore" else None
+        return [transcribe(rnnt, u.audio, config, context=graph, rescorer=rescorer).text
                 for u in tqdm(utts, desc=desc, unit="utt", disable=not progress, leave=False)]
 
     def name_wer(utts, hyps):
@@ -90,7 +94,7 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
         return round(float(jiwer.wer([u.text for u in utts], [h if h.strip() else "<empty>" for h in hyps])), 4)
 
     off = ("open", 0.0)
-    settings = [off] + [(m, b) for m in modes for b in boosts]
+    settings = [off] + [(m, b) for m in modes for b in boosts] + [("rescore", b) for b in bonuses]
     tuning = {}
     for st in settings:
         label = f"{st[0]} {st[1]}"
@@ -131,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", default=None)
     p.add_argument("--contacts", type=int, default=100)
     p.add_argument("--boosts", default="0.5,1,1.5,2,3", help="boosts to tune over, natural log per character")
+    p.add_argument("--bonuses", default="0,2,4,6,8",
+                   help="contact priors of the rescoring pass to tune over, natural log per name")
     p.add_argument("--max-rise", type=float, default=0.005,
                    help="largest tuning rise of the no-name WER a setting may cause (default 0.005)")
     p.add_argument("--device", default="reference", choices=("reference", "golden", "verilator"))
@@ -143,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     boosts = tuple(float(b) for b in args.boosts.split(","))
     with open_decoder(args.device, load_student(model)) as rnnt:
-        out = run_bench_bias(rnnt, corpus, args.contacts, boosts, args.limit, args.max_rise)
+        out = run_bench_bias(rnnt, corpus, args.contacts, boosts, args.limit, args.max_rise,
+                             bonuses=tuple(float(b) for b in args.bonuses.split(",")))
     out.update(model=model, device=args.device)
     for k, v in out.items():
         print(f"  {k:<28} {v}")

@@ -24,6 +24,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE_HZ
 from .beam_search import BeamSearch, BeamSearchConfig
+from .contact_rescoring import ContactRescorer
 from .context_graph import ContextGraph
 from .endpointer import FINAL, SPECULATIVE, EndpointConfig, Endpointer, trailing_silence_s
 from .eoq import EoqDetector, StepInfo
@@ -67,20 +68,24 @@ class Result:
     lattice: Lattice
     device: dict                  # cycles, macs, skipped, encoder_steps, audio_s
     speculative_lattice: Lattice | None = None     # the lattice when speculative_final fired
+    contacts: list[dict] = field(default_factory=list)    # slots the contact rescoring replaced (`text` has them)
     trace: list[tuple[float, StepInfo]] = field(default_factory=list)   # (audio position, step), per step
 
     def to_dict(self) -> dict:
         return {"text": self.text, "nbest": self.nbest, "events": [asdict(e) for e in self.events],
                 "device": dict(self.device), "lattice": self.lattice.to_dict(),
-                "speculative_lattice": self.speculative_lattice.to_dict() if self.speculative_lattice else None}
+                "speculative_lattice": self.speculative_lattice.to_dict() if self.speculative_lattice else None,
+                "contacts": list(self.contacts)}
 
 
 class Recognizer:
     """One utterance at a time on `rnnt`'s device; make a new one (or call `reset`) per utterance."""
 
     def __init__(self, rnnt: NepRnnt, config: RecognizerConfig = RecognizerConfig(),
-                 context: ContextGraph | None = None):
-        self.rnnt, self.config, self.context = rnnt, config, context
+                 context: ContextGraph | None = None, rescorer: ContactRescorer | None = None):
+        """`context`: shallow fusion in the search; `rescorer`: the contact slots of the final best
+        hypothesis re-scored when the utterance ends (`contact_rescoring`)."""
+        self.rnnt, self.config, self.context, self.rescorer = rnnt, config, context, rescorer
         self.symbols = _symbols()
         self.step_s = step_seconds(rnnt.feature_stride)
         if len(self.symbols) + 1 != rnnt.vocab:
@@ -110,6 +115,8 @@ class Recognizer:
         self._speculative: tuple[str, Lattice] | None = None
         self.endpointer = Endpointer(self.config.endpoint, self.config.speculative, self.config.eoq)
         self.trace: list[tuple[float, StepInfo]] = []
+        self.encodings: list[np.ndarray] = []        # encoder outputs, for the contact rescoring
+        self.contacts: list[dict] = []
 
     def accept_waveform(self, chunk: np.ndarray) -> list[Event]:
         """Feed 16 kHz mono float samples; returns the events they caused. After `final`
@@ -124,6 +131,8 @@ class Recognizer:
             energy = float(self.pending[:2].mean())
             enc = self.rnnt.encoder_step(self.pending[0], self.pending[1])
             self.pending = self.pending[2:]
+            if self.rescorer is not None:
+                self.encodings.append(enc)
             self.search.step(enc)
             self._steps += 1
             text = text_of(self.search.best(), self.symbols)
@@ -148,8 +157,17 @@ class Recognizer:
                 out.append(Event("speculative_final", now, text))
             else:
                 self.ended = True
-                out += self._final_events(now, text)
+                out += self._final_events(now, self._rescored(text))
         return out
+
+    def _rescored(self, text: str) -> str:
+        """The best hypothesis with its contact slots re-scored (`text` without a rescorer)."""
+        if self.rescorer is None or not self.encodings:
+            return text
+        best = self.search.best()
+        tokens, changes = self.rescorer.rescore(self.rnnt, best.tokens, best.timestamps, np.stack(self.encodings))
+        self.contacts = [asdict(c) for c in changes]
+        return "".join(self.symbols[k - 1] for k in tokens)
 
     def _final_events(self, now: float, text: str) -> list[Event]:
         out = []
@@ -164,19 +182,22 @@ class Recognizer:
         text = text_of(hyps[0], self.symbols)
         if not self.ended:
             self.ended = True
-            self.events += self._final_events(round(self.samples / SAMPLE_RATE_HZ, 3), text)
+            self.events += self._final_events(round(self.samples / SAMPLE_RATE_HZ, 3), self._rescored(text))
+        text = self.events[-1].text if self.contacts else text
         now = self.rnnt.counters.totals()
         device = {k: now[k] - self._start[k] for k in now}
         device.update(encoder_steps=self._steps, audio_s=round((self.samples - self._first_sample) / SAMPLE_RATE_HZ, 3))
         return Result(text, [{"text": text_of(h, self.symbols), "log_prob": round(h.log_prob, 4)} for h in hyps],
                       list(self.events), Lattice.from_nbest(hyps, self.symbols, self.step_s), device,
-                      self._speculative[1] if self._speculative else None, list(self.trace))
+                      self._speculative[1] if self._speculative else None, trace=list(self.trace),
+                      contacts=list(self.contacts))
 
 
 def transcribe(rnnt: NepRnnt, audio: np.ndarray, config: RecognizerConfig = RecognizerConfig(),
-               chunk_s: float = 0.1, on_event=None, context: ContextGraph | None = None) -> Result:
+               chunk_s: float = 0.1, on_event=None, context: ContextGraph | None = None,
+               rescorer: ContactRescorer | None = None) -> Result:
     """A whole 16 kHz waveform fed in `chunk_s` pieces; `on_event(event)` sees each event as it happens."""
-    rec = Recognizer(rnnt, config, context)
+    rec = Recognizer(rnnt, config, context, rescorer)
     step = max(1, int(chunk_s * SAMPLE_RATE_HZ))
     for i in range(0, len(audio), step):
         for e in rec.accept_waveform(audio[i:i + step]):

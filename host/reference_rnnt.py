@@ -15,7 +15,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..models.export import ExportedStudent
-from ..models.golden_rnnt import GoldenRnnt
+from ..firmware.number_formats import ACC_BITS, ACT_BITS, LUT_ENTRIES, requantize, saturate, wrap
+from ..models.golden_rnnt import TANH, GoldenRnnt
 from ..models.rnnt import TIME_REDUCTION
 from .nep_rnnt import DeviceCounters, NepRnnt, PredState
 
@@ -60,6 +61,25 @@ class ReferenceRnnt:
 
     def joint(self, enc_t: np.ndarray, pred_h: np.ndarray) -> np.ndarray:
         return self.golden.joint(np.asarray(enc_t, np.int64), np.asarray(pred_h, np.int64))
+
+    def joint_many(self, enc: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """`joint` of each row pair of enc (N, H) and pred (N, P), as one matrix product per layer
+        (the same integer ops: saturate, accumulate, requantize, LUT)."""
+        x = np.concatenate([np.asarray(enc, np.int64), np.asarray(pred, np.int64)], axis=1)
+        hidden = act_rows(self._matvec_rows("joint_hidden", x), TANH)
+        return self._matvec_rows("joint_out", hidden)
+
+    def _matvec_rows(self, name: str, x: np.ndarray) -> np.ndarray:
+        bias, mult, shift, bits = self.golden.p[name]
+        # float64 products and sums are exact here (|sum| < 2**31 << 2**53) and use BLAS
+        dot = saturate(x, ACT_BITS).astype(np.float64) @ self.golden.w[name].astype(np.float64).T
+        acc = wrap(np.asarray(bias, np.int64) + dot.astype(np.int64), ACC_BITS)
+        return requantize(acc, mult, shift, bits)
+
+
+def act_rows(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """`firmware.ops.act` with shift 0 on an array of any shape."""
+    return np.asarray(table, np.int64)[saturate(x, ACT_BITS) + LUT_ENTRIES // 2]
 
 
 @contextmanager

@@ -85,6 +85,10 @@ def add_transcribe_parser(sub, func) -> None:
                         "phrases only right after one of them")
     p.add_argument("--context-score", type=float, default=1.0,
                    help="biasing bonus per matched character, natural log (default 1.0; not yet tuned on data)")
+    p.add_argument("--context-rescore", type=float, metavar="BONUS", default=None,
+                   help="also re-score the words after a carrier (--context-prefixes, or the built-in contact "
+                        "carriers) as each --context phrase, preferring a phrase by BONUS nats "
+                        "(host/contact_rescoring.py)")
     p.add_argument("--lattice", metavar="OUT.json", help="write the word lattice as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="draw the word lattice as a PNG")
     p.add_argument("--json", action="store_true", help="last line: one JSON object with the result")
@@ -219,8 +223,12 @@ def run_transcribe(args) -> int:
         if not args.json:
             print(f"[{event.time_s:7.3f} s] {event.type:<8} {event.text}")
 
-    context = None
+    context = rescorer = None
+    if args.context_rescore is not None and not args.context:
+        return fail("--context-rescore needs --context (the phrases to re-score as)")
     if args.context:
+        from .bench_bias import CONTACT_CARRIERS
+        from .contact_rescoring import ContactRescorer
         from .context_graph import ContextGraph
         from .recognizer import _symbols
         try:
@@ -228,12 +236,15 @@ def run_transcribe(args) -> int:
                 return [line.strip() for line in open(path) if line.strip()]
             prefixes = lines(args.context_prefixes) if args.context_prefixes else None
             context = ContextGraph.from_text(lines(args.context), _symbols(), args.context_score, prefixes)
+            if args.context_rescore is not None:
+                rescorer = ContactRescorer(lines(args.context), prefixes or CONTACT_CARRIERS, _symbols(),
+                                           args.context_rescore)
         except (OSError, ValueError) as e:
             return fail(f"--context {args.context}: {e}")
 
     with open_device(args.device, image.config) as dev:
         rnnt = NepRnnt(dev, image)
-        result = transcribe(rnnt, audio, config, on_event=show, context=context)
+        result = transcribe(rnnt, audio, config, on_event=show, context=context, rescorer=rescorer)
     result.device["backend"] = args.device
     if args.lattice:
         result.lattice.save(args.lattice)

@@ -29,11 +29,14 @@ def test_bench_tunes_mode_and_boost_within_the_no_name_budget(small_student):
     from edgeasr.host.reference_rnnt import ReferenceRnnt
     from edgeasr.models.corpus.build import CorpusConfig, build_corpus
     corpus = build_corpus(CorpusConfig.tiny(0), progress=False)
-    out = run_bench_bias(ReferenceRnnt(small_student), corpus, boosts=(1.0, 4.0), max_rise=0.0, progress=False)
+    out = run_bench_bias(ReferenceRnnt(small_student), corpus, boosts=(1.0, 4.0), max_rise=0.0, progress=False,
+                         bonuses=(0.0, 3.0))
     rows = {(r["mode"], r["boost"]): r for r in out["tuning"]}
-    assert set(rows) == {("open", 0.0), ("open", 1.0), ("open", 4.0), ("carriers", 1.0), ("carriers", 4.0)}
-    base = rows[("open", 0.0)]["no_name_wer"]
-    allowed = [k for k, r in rows.items() if k[1] and r["no_name_wer"] <= base]
+    off = ("open", 0.0)
+    assert set(rows) == {off, ("open", 1.0), ("open", 4.0), ("carriers", 1.0), ("carriers", 4.0),
+                         ("rescore", 0.0), ("rescore", 3.0)}
+    base = rows[off]["no_name_wer"]
+    allowed = [k for k, r in rows.items() if k != off and r["no_name_wer"] <= base]
     if not allowed:
         assert out["mode"] is None and "error" in out
         return

@@ -1,5 +1,6 @@
 """The `edgeasr` entry point: commands, messages, and the demo on the simulated core."""
 
+import json
 import os
 
 import pytest
@@ -40,3 +41,27 @@ def test_an_absent_board_is_one_line_and_exit_1(small_student, tmp_path, capsys)
     assert cli.main(["transcribe", wav, "--model", str(model), "--device", "serial:/dev/nep-absent"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("edgeasr transcribe: serial /dev/nep-absent: cannot open the port") and "\n" not in err
+
+
+def test_context_rescore_needs_a_context(capsys):
+    wav = os.path.join(os.path.dirname(cli.__file__), "examples", "call_godfrey.wav")
+    assert cli.main(["transcribe", wav, "--context-rescore", "2"]) == 1
+    assert "--context-rescore needs --context" in capsys.readouterr().err
+
+
+def test_context_rescore_puts_a_listed_contact_after_the_carrier(tmp_path, capsys):
+    """At a prior no acoustic evidence outweighs, the slot after "call" becomes one of the contacts,
+    the final event carries it (after a reset, as it differs from the speculative text) and the JSON
+    names the change."""
+    wav = os.path.join(os.path.dirname(cli.__file__), "examples", "call_godfrey.wav")
+    contacts = tmp_path / "contacts.txt"
+    contacts.write_text("godfrey\nmary\njethro\n")
+    assert cli.main(["transcribe", wav, "--device", "golden", "--context", str(contacts),
+                     "--context-rescore", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    words = out["text"].split()
+    assert words[0] == "call" and words[1] in ("godfrey", "mary", "jethro"), out["text"]
+    final = [e for e in out["events"] if e["type"] == "final"]
+    assert final[-1]["text"] == out["text"]
+    for change in out["contacts"]:
+        assert words[change["start"]] == change["contact"] and change["contact_log_prob"] + 100 > change["decoded_log_prob"]

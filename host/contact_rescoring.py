@@ -1,0 +1,177 @@
+"""Second-pass contact rescoring: the words after a carrier phrase, re-scored as each contact name.
+
+Shallow fusion (`context_graph`) can only boost names the beam already considers; a small acoustic
+model that has never heard "godfrey" puts it far outside the beam, and what comes out is a
+near-miss ("call gatry"). This pass works on the final best hypothesis and the utterance's encoder
+outputs (kept by the recognizer). For every slot, a word (or two words, for names the search split)
+right after a carrier word ("call", "message ... from": `bench_bias.CONTACT_CARRIERS`), it computes
+the RNN-T probability of the slot's characters and of each contact's characters over the same
+encoder window, summed over all alignments (the transducer forward algorithm, blank-terminated):
+    window  from the encoder step that emitted the space before the slot to the step before the
+            next word's first character (to the end of the utterance for a final slot);
+    start   the prediction network's state after the hypothesis' tokens before the slot;
+    tokens  the contact's characters, then the space that follows the slot (if one does).
+The best contact replaces the slot when its log-probability plus `bonus` (the prior of a listed
+contact, natural log) beats the decoded words'. Prediction and joint networks run on the decoder
+(the NEP, or the reference model in `joint_many` batches); the prediction states of contacts that
+share a prefix are computed once. Candidates are the `max_candidates` contacts closest in spelling
+to the decoded slot (difflib ratio) so that the cost stays bounded on a slow backend.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .beam_search import BLANK, LOGIT_SCALE
+
+
+@dataclass(frozen=True)
+class SlotChange:
+    """One replaced slot: words `start`..`end` (exclusive) of the hypothesis, the decoded text, the
+    contact, and both log-probabilities over the slot's window."""
+    start: int
+    end: int
+    decoded: str
+    contact: str
+    decoded_log_prob: float
+    contact_log_prob: float
+
+
+@dataclass
+class ContactRescorer:
+    contacts: list[str]
+    carriers: list[str]
+    symbols: str                      # token k is symbols[k - 1]
+    bonus: float = 2.0                # natural-log prior of a listed contact over the decoded words
+    max_candidates: int = 100
+    max_slot_words: int = 2
+    _tokens: dict[str, tuple[int, ...]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self):
+        self.contacts = [" ".join(c.lower().split()) for c in self.contacts if c.strip()]
+        self.carriers = {c.lower().split()[-1] for c in self.carriers if c.strip()}    # "message from": "from"
+        self.space = self.symbols.index(" ") + 1
+        for c in self.contacts:
+            bad = sorted({ch for ch in c if ch not in self.symbols})
+            if bad:
+                raise ValueError(f"contact {c!r} has characters outside the model's alphabet: {bad}")
+            self._tokens[c] = tuple(self.symbols.index(ch) + 1 for ch in c)
+
+    def rescore(self, decoder, tokens, timestamps, enc: np.ndarray) -> tuple[list[int], list[SlotChange]]:
+        """(new tokens, changes) for a hypothesis' tokens and their encoder steps over `enc` (T, H)."""
+        tokens, timestamps = list(tokens), list(timestamps)
+        words = _words(tokens, self.space)
+        text = lambda a, b: "".join(self.symbols[k - 1] for k in tokens[a:b])
+        changes, i = [], 1
+        while i < len(words):
+            if text(*words[i - 1]) not in self.carriers or text(*words[i]) in self.carriers | set(self._tokens):
+                i += 1
+                continue
+            best = None
+            for n in range(1, self.max_slot_words + 1):
+                if i + n > len(words):
+                    break
+                change = self._slot(decoder, tokens, timestamps, enc, words, i, i + n, text)
+                if change and (best is None or change.contact_log_prob - change.decoded_log_prob >
+                               best.contact_log_prob - best.decoded_log_prob):
+                    best = change
+            if best is None:
+                i += 1
+                continue
+            changes.append(best)
+            i = best.end + 1
+        out = tokens
+        for c in reversed(changes):       # right to left: word positions stay valid
+            a, b = words[c.start][0], words[c.end - 1][1]
+            out = out[:a] + list(self._tokens[c.contact]) + out[b:]
+        return out, changes
+
+    def _slot(self, decoder, tokens, timestamps, enc, words, first, end, text) -> SlotChange | None:
+        a, b = words[first][0], words[end - 1][1]
+        decoded = text(a, b)
+        if decoded in self._tokens:
+            return None
+        t0 = timestamps[a - 1]
+        if b < len(tokens):                              # tokens[b] is the space after the slot
+            tail = (self.space,)
+            t1 = max(timestamps[b], timestamps[b + 1] - 1) if b + 1 < len(tokens) else len(enc) - 1
+        else:
+            tail, t1 = (), len(enc) - 1
+        state = decoder.pred_step(BLANK, decoder.initial_pred_state())
+        for k in tokens[:a]:
+            state = decoder.pred_step(k, state)
+        candidates = sorted(self.contacts, key=lambda c: -difflib.SequenceMatcher(None, decoded, c).ratio())
+        candidates = candidates[:self.max_candidates]
+        scores = window_log_probs(decoder, enc[t0:t1 + 1], [tuple(tokens[a:b]) + tail] +
+                                  [self._tokens[c] + tail for c in candidates], state)
+        best = int(np.argmax(scores[1:]))
+        if scores[1 + best] + self.bonus <= scores[0]:
+            return None
+        return SlotChange(first, end, decoded, candidates[best], round(float(scores[0]), 4),
+                          round(float(scores[1 + best]), 4))
+
+
+def _words(tokens: list[int], space: int) -> list[tuple[int, int]]:
+    """(start, end) token ranges of the maximal runs of non-space tokens."""
+    out, start = [], None
+    for i, k in enumerate(tokens + [space]):
+        if k != space and start is None:
+            start = i
+        elif k == space and start is not None:
+            out.append((start, i))
+            start = None
+    return out
+
+
+def window_log_probs(decoder, enc: np.ndarray, sequences: list[tuple[int, ...]], state) -> np.ndarray:
+    """log P(sequence | enc) for each token sequence, under the transducer from prediction state
+    `state`, summed over the alignments that end with a blank at the last encoder step. Every token
+    prefix is one prediction step, shared by the sequences that start with it; the joint runs once
+    per (step, prefix) and the forward recursion runs for all sequences at once."""
+    index = {(): 0}
+    states = [state]
+    for seq in sequences:
+        for u in range(1, len(seq) + 1):
+            if seq[:u] not in index:
+                index[seq[:u]] = len(states)
+                states.append(decoder.pred_step(seq[u - 1], states[index[seq[:u - 1]]]))
+    T, K, S = len(enc), len(states), len(sequences)
+    U = max(len(s) for s in sequences)
+    pred = np.stack([st.h for st in states])
+    lp = _log_softmax(joint_many(decoder, np.repeat(np.asarray(enc), K, axis=0), np.tile(pred, (T, 1))))
+    lp = lp.reshape(T, K, -1)
+    node = np.zeros((S, U + 1), np.int64)               # prefix state of each (sequence, position)
+    token = np.zeros((S, U), np.int64)
+    valid = np.zeros((S, U + 1), bool)
+    for i, seq in enumerate(sequences):
+        node[i, :len(seq) + 1] = [index[seq[:u]] for u in range(len(seq) + 1)]
+        token[i, :len(seq)] = seq
+        valid[i, :len(seq) + 1] = True
+    blank = np.where(valid[None], lp[:, node, BLANK], -np.inf)                         # (T, S, U+1)
+    emit = np.where(valid[None, :, 1:], lp[:, node[:, :-1], token], -np.inf)   # (T, S, U)
+    alpha = np.full((S, U + 1), -np.inf)
+    for t in range(T):
+        row = np.full((S, U + 1), -np.inf)
+        row[:, 0] = 0.0 if t == 0 else alpha[:, 0] + blank[t - 1, :, 0]
+        for u in range(1, U + 1):
+            down = alpha[:, u] + blank[t - 1, :, u] if t else np.full(S, -np.inf)
+            row[:, u] = np.logaddexp(down, row[:, u - 1] + emit[t, :, u - 1])
+        alpha = row
+    lengths = np.array([len(s) for s in sequences])
+    return alpha[np.arange(S), lengths] + blank[T - 1, np.arange(S), lengths]
+
+
+def joint_many(decoder, enc: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """(N, V) joint logits of the pairs (enc[i], pred[i]): the decoder's batched joint if it has one."""
+    if hasattr(decoder, "joint_many"):
+        return decoder.joint_many(enc, pred)
+    return np.stack([decoder.joint(x, y) for x, y in zip(enc, pred)])
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = np.asarray(logits, np.float64) * LOGIT_SCALE
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
