@@ -17,10 +17,9 @@ import json
 import os
 import sys
 
-from .corpus.build import DATA_DIR, CorpusConfig, build_corpus
+from .corpus.build import DATA_DIR, SPLITS, CorpusConfig, build_corpus
 from .corpus.tts import VOICE_SETS
 
-SPLITS = ("train", "pool", "dev", "test", "rare")
 
 
 def _corpus_config(args) -> CorpusConfig:
@@ -85,7 +84,7 @@ def run(args) -> int:
         else:
             print(f"corpus {path}")
             for s, n in counts.items():
-                print(f"  {s:<6} {n:>6} utterances")
+                print(f"  {s:<10} {n:>6} utterances")
         return 0
     if args.models_command == "train":
         from .train import Run

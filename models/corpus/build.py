@@ -8,8 +8,13 @@ Layout under `data/corpus/<name>-<hash of config>/`:
 Splits: train (training sentences, training voices; clean, augmented afresh each epoch by the
 trainer), pool (same, transcripts never used: teacher-student distillation), dev (held-out
 sentences, training voices, augmented once), test (held-out sentences, flite voices, augmented
-once), rare (sentences naming `RARE_CONTACT_NAMES`, flite voices, augmented once). The voice set
-changes only the training voices: test and rare are the same for every set.
+once), rare (sentences naming `RARE_CONTACT_NAMES`, flite voices, augmented once), rare_train (the
+same kind of sentences spoken by the training voices, augmented once: context biasing measured
+apart from the held-out voices). The voice set changes only the training voices: test and rare are
+the same for every set.
+Every split draws from its own seeded generators, so a split added later (`ADDITIVE_SPLITS`) leaves
+the others' bytes alone: it is left out of the corpus key, and `build_corpus` adds it to a finished
+corpus that lacks it.
 The same config and seed give the same bytes whatever the worker count.
 """
 
@@ -29,7 +34,9 @@ from . import grammar, tts
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                         "data")
 CHUNK = 40
-AUGMENTED_SPLITS = ("dev", "test", "rare")
+SPLITS = ("train", "pool", "dev", "test", "rare", "rare_train")     # the order fixes each split's seed
+AUGMENTED_SPLITS = ("dev", "test", "rare", "rare_train")
+ADDITIVE_SPLITS = ("rare_train",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,23 +48,27 @@ class CorpusConfig:
     dev: int = 400
     test: int = 400
     rare: int = 150
+    rare_train: int = 150
     voice_set: int = 2           # `tts.FESTIVAL_VOICE_SETS`; corpora made before it existed used 1
 
     @classmethod
     def tiny(cls, seed: int = 0) -> "CorpusConfig":
-        return cls(name="tiny", seed=seed, train=48, pool=16, dev=16, test=16, rare=8)
+        return cls(name="tiny", seed=seed, train=48, pool=16, dev=16, test=16, rare=8, rare_train=8)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CorpusConfig":
-        """A saved config; one saved before `voice_set` existed was made with voice set 1."""
+        """A saved config; one saved before `voice_set` existed was made with voice set 1, and one
+        saved before an additive split existed gets that split at its default size."""
         return cls(**{"voice_set": 1, **d})
 
     def key(self) -> str:
-        """name-hash of the config; voice set 1 is left out of the hash, so the corpora made
-        before the field existed keep their directories."""
+        """name-hash of the config; voice set 1 and the additive splits are left out of the hash,
+        so the corpora made before these fields existed keep their directories."""
         d = dataclasses.asdict(self)
         if d["voice_set"] == 1:
             del d["voice_set"]
+        for split in ADDITIVE_SPLITS:
+            del d[split]
         h = hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()
         return f"{self.name}-{h[:10]}"
 
@@ -65,10 +76,10 @@ class CorpusConfig:
 def _plan(cfg: CorpusConfig) -> dict[str, list[dict]]:
     """Texts and voices for every split, drawn from per-split seeded generators."""
     plan = {}
-    for si, split in enumerate(["train", "pool", "dev", "test", "rare"]):
+    for si, split in enumerate(SPLITS):
         n = getattr(cfg, split)
         rng = np.random.default_rng([cfg.seed, si])
-        if split == "rare":
+        if split in ("rare", "rare_train"):
             texts = grammar.rare_name_sentences(n, rng)
         else:
             texts = grammar.sentences(n, rng, "train" if split in ("train", "pool") else "heldout")
@@ -101,39 +112,56 @@ def _work(job):
 
 def build_corpus(cfg: CorpusConfig, workers: int = 2, data_dir: str = DATA_DIR,
                  progress: bool = True) -> str:
-    """The corpus directory for `cfg`, synthesizing it first unless it is cached."""
+    """The corpus directory for `cfg`, synthesizing it first unless it is cached (a cached corpus
+    without one of the `ADDITIVE_SPLITS` gets it)."""
     out = os.path.join(data_dir, "corpus", cfg.key())
+    plan = _plan(cfg)
     if os.path.exists(os.path.join(out, "DONE")):
+        missing = [s for s in ADDITIVE_SPLITS if not os.path.exists(os.path.join(out, f"{s}.jsonl"))]
+        if missing:
+            _synthesize(cfg, {s: plan[s] for s in missing}, out, workers, progress)
+            _write_config(cfg, out)
         return out
     tmp = out + ".partial"
     os.makedirs(tmp, exist_ok=True)
-    plan = _plan(cfg)
-    jobs = []
-    for si, (split, items) in enumerate(plan.items()):
-        for k in range(0, len(items), CHUNK):
-            if not os.path.exists(os.path.join(tmp, f"{split}_{k // CHUNK}.json")):
-                jobs.append((split, k // CHUNK, items[k: k + CHUNK], cfg.seed, si))
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for split, k, recs, audio in tqdm(pool.imap_unordered(_work, jobs), total=len(jobs),
-                                          desc=f"corpus {cfg.key()}", unit="chunk",
-                                          disable=not progress):
-            np.save(os.path.join(tmp, f"{split}_{k}.npy"), audio)
-            with open(os.path.join(tmp, f"{split}_{k}.json"), "w") as f:
-                json.dump(recs, f)
-    for split, items in plan.items():
-        with open(os.path.join(tmp, f"{split}.jsonl"), "w") as f:
-            for k in range(0, -(-len(items) // CHUNK)):
-                path = os.path.join(tmp, f"{split}_{k}.json")
-                for rec in json.load(open(path)):
-                    f.write(json.dumps(rec) + "\n")
-                os.remove(path)
-    with open(os.path.join(tmp, "config.json"), "w") as f:
-        json.dump(dataclasses.asdict(cfg), f, indent=1)
+    _synthesize(cfg, plan, tmp, workers, progress)
+    _write_config(cfg, tmp)
     open(os.path.join(tmp, "DONE"), "w").close()
     if os.path.exists(out):
         shutil.rmtree(out)
     os.rename(tmp, out)
     return out
+
+
+def _synthesize(cfg: CorpusConfig, plan: dict[str, list[dict]], into: str, workers: int, progress: bool) -> None:
+    """The planned splits as chunk files and `<split>.jsonl` in `into` (chunks already there are kept:
+    an interrupted build resumes)."""
+    jobs = []
+    for split, items in plan.items():
+        si = SPLITS.index(split)
+        for k in range(0, len(items), CHUNK):
+            if not os.path.exists(os.path.join(into, f"{split}_{k // CHUNK}.json")):
+                jobs.append((split, k // CHUNK, items[k: k + CHUNK], cfg.seed, si))
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for split, k, recs, audio in tqdm(pool.imap_unordered(_work, jobs), total=len(jobs),
+                                          desc=f"corpus {cfg.key()}", unit="chunk",
+                                          disable=not progress):
+            np.save(os.path.join(into, f"{split}_{k}.npy"), audio)
+            with open(os.path.join(into, f"{split}_{k}.json"), "w") as f:
+                json.dump(recs, f)
+    for split, items in plan.items():
+        with open(os.path.join(into, f"{split}.jsonl.tmp"), "w") as f:
+            for k in range(0, -(-len(items) // CHUNK)):
+                for rec in json.load(open(os.path.join(into, f"{split}_{k}.json"))):
+                    f.write(json.dumps(rec) + "\n")
+        os.replace(os.path.join(into, f"{split}.jsonl.tmp"), os.path.join(into, f"{split}.jsonl"))
+        for k in range(0, -(-len(items) // CHUNK)):
+            os.remove(os.path.join(into, f"{split}_{k}.json"))
+
+
+def _write_config(cfg: CorpusConfig, into: str) -> None:
+    with open(os.path.join(into, "config.json"), "w") as f:
+        json.dump(dataclasses.asdict(cfg), f, indent=1)
 
 
 @dataclasses.dataclass

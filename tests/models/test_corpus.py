@@ -34,6 +34,10 @@ def test_tiny_corpus_splits(tiny_corpus):
         assert 0 < u.speech_start_s < u.speech_end_s <= len(u.audio) / 16000
     rare = load_split(tiny_corpus, "rare")
     assert all(set(u.text.split()) & set(lexicon.RARE_CONTACT_NAMES) for u in rare)
+    rare_train = load_split(tiny_corpus, "rare_train")          # the same sentences, training voices
+    assert len(rare_train) == 8 and {u.voice["engine"] for u in rare_train} <= set(tts.TRAIN_ENGINES)
+    assert all(set(u.text.split()) & set(lexicon.RARE_CONTACT_NAMES) for u in rare_train)
+    assert all(0 < u.speech_start_s < u.speech_end_s for u in rare_train)
     with open(os.path.join(tiny_corpus, "config.json")) as f:
         assert json.load(f)["name"] == "tiny"
 
@@ -107,3 +111,26 @@ def test_festival_prosody_sets_pitch_and_rate():
         (text, tts.Voice("festival", "cmu_us_slt_arctic_hts", rate=1.2))])
     assert _median_f0_hz(own) < 130 < 165 < _median_f0_hz(high)
     assert len(high) < 0.9 * len(own) and len(slt_fast) < 0.9 * len(slt)
+
+
+def test_an_additive_split_joins_a_finished_corpus_and_changes_nothing_else(tiny_corpus, tmp_path):
+    """A corpus built before `rare_train` existed gains it, byte for byte as a fresh build makes it,
+    under the same key, and its other splits keep their bytes."""
+    import shutil
+    from edgeasr.models.corpus.build import ADDITIVE_SPLITS, CorpusConfig, _plan, build_corpus
+    cfg = CorpusConfig.tiny(0)
+    assert cfg.key() == dataclasses.replace(cfg, rare_train=99).key()
+    assert all(_plan(cfg)[s] == _plan(dataclasses.replace(cfg, rare_train=99))[s]
+               for s in ("train", "pool", "dev", "test", "rare"))
+    old = tmp_path / "corpus" / cfg.key()
+    shutil.copytree(tiny_corpus, old)
+    for split in ADDITIVE_SPLITS:
+        for f in old.glob(f"{split}*"):
+            f.unlink()
+    before = {f.name: f.read_bytes() for f in old.iterdir()}
+    assert build_corpus(cfg, workers=1, data_dir=str(tmp_path), progress=False) == str(old)
+    after = {f.name: f.read_bytes() for f in old.iterdir()}
+    assert all(after[name] == data for name, data in before.items() if name != "config.json")
+    for name in os.listdir(tiny_corpus):
+        if name.startswith(ADDITIVE_SPLITS):
+            assert after[name] == open(os.path.join(tiny_corpus, name), "rb").read(), name
