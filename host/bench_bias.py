@@ -1,17 +1,22 @@
 """The context-biasing benchmark: rare contact names with and without a contact list.
 
     edgeasr bench bias [--model NPZ] [--corpus DIR] [--contacts 100] [--boosts 0.5,1,1.5,2,3]
-                       [--bonuses 0,2,4,6,8] [--max-rise 0.005] [--device reference] [--limit N] [--json FILE]
+                       [--bonuses 0,2,4,6,8] [--max-rise 0.005] [--voices heldout|train]
+                       [--device reference] [--limit N] [--json FILE]
 
 The `rare` split names contacts the model never heard in training (`RARE_CONTACT_NAMES`, spoken
-by the held-out flite voices). The contact list holds all of them plus training first names up
+by the held-out flite voices); the utterances without names come from the `test` split (the same
+voices). `--voices train` measures the same kind of sentences spoken by the training voices
+(`rare_train`, and `dev` for the utterances without names): biasing apart from the voices. The contact list holds all of them plus training first names up
 to `--contacts` entries (seeded). Three biasing modes: shallow fusion `open` (a name is boosted
 wherever a word starts) and `carriers` (only right after a carrier phrase of contact requests,
 `CONTACT_CARRIERS`), each with a boost per character from `--boosts`; and `rescore`, the second
-pass of `contact_rescoring` on the slots after a carrier, with a contact prior from `--bonuses`.
+pass of `contact_rescoring` on the slots after a carrier, with a contact prior from `--bonuses` and
+an internal-LM correction weight from `--ilm-weights` (its first pass, the unbiased search, is run
+once per utterance and shared by these settings).
 Mode and boost are tuned on the first third of the rare utterances and the first third of the
 held-out test utterances that name no contact: the lowest tuning name-WER among the settings whose
-tuning no-name WER rises by at most `--max-rise` (ties to the smaller boost). The chosen setting is
+tuning no-name WER rises by at most `--max-rise` (ties to the smaller boost, then weight). The chosen setting is
 reported on the other two thirds of both.
 name-WER: of the reference words that are contact names, the fraction substituted or deleted
 (jiwer's alignment). By default decoding runs on `host.reference_rnnt` (the integer golden model,
@@ -50,6 +55,10 @@ CONTACT_CARRIERS = ["call", "dial", "ring", "phone", "text", "message", "email",
                     "from", "with", "invite", "did", "what's", "is", "and"]
 
 
+# --voices: (split of the rare-name utterances, split of the utterances without names)
+VOICES = {"heldout": ("rare", "test"), "train": ("rare_train", "dev")}
+
+
 def contact_list(size: int, seed: int = 0) -> list[str]:
     from ..models.corpus.lexicon import CONTACT_NAMES, RARE_CONTACT_NAMES
     if size < len(RARE_CONTACT_NAMES):
@@ -60,31 +69,64 @@ def contact_list(size: int, seed: int = 0) -> list[str]:
     return sorted(RARE_CONTACT_NAMES) + sorted(extra)
 
 
+def _with_split(corpus: str, split: str, progress: bool) -> str:
+    """`corpus`, with `split` synthesized first if the corpus was built before the split existed."""
+    import os
+    from ..models.corpus.build import CorpusConfig, build_corpus
+    if os.path.exists(os.path.join(corpus, f"{split}.jsonl")):
+        return corpus
+    cfg = CorpusConfig.from_dict(json.load(open(os.path.join(corpus, "config.json"))))
+    return build_corpus(cfg, data_dir=os.path.dirname(os.path.dirname(os.path.abspath(corpus))), progress=progress)
+
+
 def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5, 2.0, 3.0), limit: int | None = None,
-                   max_rise: float = 0.005, progress: bool = True, bonuses=(0.0, 2.0, 4.0, 6.0, 8.0)) -> dict:
+                   max_rise: float = 0.005, progress: bool = True, bonuses=(0.0, 2.0, 4.0, 6.0, 8.0),
+                   voices: str = "heldout", ilm_weights=(0.0, 0.5, 0.7, 1.0)) -> dict:
     import jiwer
     from tqdm import tqdm
     from ..models.corpus.build import load_split
     from ..models.corpus.lexicon import CONTACT_NAMES
     from .contact_rescoring import ContactRescorer
     from .context_graph import ContextGraph
-    from .recognizer import RecognizerConfig, _symbols, transcribe
+    from .recognizer import Recognizer, RecognizerConfig, _symbols, transcribe
 
     names = contact_list(contacts)
-    rare = load_split(corpus, "rare")[:limit]
+    if voices not in VOICES:
+        raise ValueError(f"voices: expected one of {sorted(VOICES)}, got {voices!r}")
+    rare_split, plain_split = VOICES[voices]
+    corpus = _with_split(corpus, rare_split, progress)
+    rare = load_split(corpus, rare_split)[:limit]
     every_name = set(CONTACT_NAMES) | set(names)
-    plain = [u for u in load_split(corpus, "test") if not set(u.text.split()) & every_name][:limit]
+    plain = [u for u in load_split(corpus, plain_split) if not set(u.text.split()) & every_name][:limit]
     tune, held = rare[:len(rare) // 3], rare[len(rare) // 3:]
     tune_plain, held_plain = plain[:len(plain) // 3], plain[len(plain) // 3:]
     config = RecognizerConfig(endpoint=None, speculative=None)
     modes = {"open": None, "carriers": CONTACT_CARRIERS}
 
+    first_pass = {}
+
+    def unbiased(u):
+        """The recognizer's final best hypothesis and encoder outputs without biasing (cached: the
+        rescoring settings share the first pass, as they would on the device)."""
+        if u.id not in first_pass:
+            rec = Recognizer(rnnt, config)
+            rec.accept_waveform(u.audio)
+            rec.finish()
+            best = rec.search.best()
+            first_pass[u.id] = (best.tokens, best.timestamps, np.stack(rec.encodings))
+        return first_pass[u.id]
+
     def decode(utts, setting, desc):
-        mode, boost = setting
-        graph = ContextGraph.from_text(names, _symbols(), boost, modes[mode]) if boost and mode in modes else None
-        rescorer = ContactRescorer(names, CONTACT_CARRIERS, _symbols(), boost) if mode == "rescore" else None
-        return [transcribe(rnnt, u.audio, config, context=graph, rescorer=rescorer).text
-                for u in tqdm(utts, desc=desc, unit="utt", disable=not progress, leave=False)]
+        mode, boost, ilm = setting
+        bar = tqdm(utts, desc=desc, unit="utt", disable=not progress, leave=False)
+        text = lambda tokens: "".join(_symbols()[k - 1] for k in tokens)
+        if mode == "rescore":
+            rescorer = ContactRescorer(names, CONTACT_CARRIERS, _symbols(), boost, ilm_weight=ilm)
+            return [text(rescorer.rescore(rnnt, *unbiased(u))[0]) for u in bar]
+        if not boost:
+            return [text(unbiased(u)[0]) for u in bar]
+        graph = ContextGraph.from_text(names, _symbols(), boost, modes[mode])
+        return [transcribe(rnnt, u.audio, config, context=graph).text for u in bar]
 
     def name_wer(utts, hyps):
         e, n = name_errors([u.text for u in utts], hyps, set(names))
@@ -93,20 +135,23 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
     def wer(utts, hyps):
         return round(float(jiwer.wer([u.text for u in utts], [h if h.strip() else "<empty>" for h in hyps])), 4)
 
-    off = ("open", 0.0)
-    settings = [off] + [(m, b) for m in modes for b in boosts] + [("rescore", b) for b in bonuses]
+    off = ("open", 0.0, 0.0)
+    settings = [off] + [(m, b, 0.0) for m in modes for b in boosts] + \
+        [("rescore", b, lam) for lam in ilm_weights for b in bonuses]
     tuning = {}
     for st in settings:
-        label = f"{st[0]} {st[1]}"
+        label = f"{st[0]} {st[1]}" + (f" ilm {st[2]}" if st[0] == "rescore" else "")
         tuning[st] = (name_wer(tune, decode(tune, st, f"tune {label}")),
                       wer(tune_plain, decode(tune_plain, st, f"tune {label}, no names")))
     within = [st for st in settings[1:] if tuning[st][1] - tuning[off][1] <= max_rise]
-    best = min(within, key=lambda st: (tuning[st][0], st[1])) if within else None
+    best = min(within, key=lambda st: (tuning[st][0], st[1], st[2])) if within else None
     out = {
-        "corpus": corpus, "contacts": len(names), "carriers": CONTACT_CARRIERS, "max_rise": max_rise,
-        "tuning": [{"mode": m, "boost": b, "name_wer": tuning[(m, b)][0], "no_name_wer": tuning[(m, b)][1]}
-                   for m, b in settings],
+        "corpus": corpus, "voices": voices, "rare_split": rare_split, "no_name_split": plain_split,
+        "contacts": len(names), "carriers": CONTACT_CARRIERS, "max_rise": max_rise,
+        "tuning": [{"mode": m, "boost": b, "ilm_weight": lam, "name_wer": tuning[(m, b, lam)][0],
+                    "no_name_wer": tuning[(m, b, lam)][1]} for m, b, lam in settings],
         "mode": best[0] if best else None, "boost": best[1] if best else None,
+        "ilm_weight": best[2] if best else None,
         "rare_utterances": len(held), "no_name_utterances": len(held_plain),
     }
     if best is None:
@@ -137,8 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--boosts", default="0.5,1,1.5,2,3", help="boosts to tune over, natural log per character")
     p.add_argument("--bonuses", default="0,2,4,6,8",
                    help="contact priors of the rescoring pass to tune over, natural log per name")
+    p.add_argument("--ilm-weights", default="0,0.5,0.7,1",
+                   help="internal-LM correction weights of the rescoring pass to tune over")
     p.add_argument("--max-rise", type=float, default=0.005,
                    help="largest tuning rise of the no-name WER a setting may cause (default 0.005)")
+    p.add_argument("--voices", default="heldout", choices=sorted(VOICES),
+                   help="heldout: the flite voices (rare, test); train: the training voices (rare_train, dev)")
     p.add_argument("--device", default="reference", choices=("reference", "golden", "verilator"))
     p.add_argument("--limit", type=int, default=None, help="at most N utterances per set")
     p.add_argument("--json", metavar="FILE")
@@ -150,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     boosts = tuple(float(b) for b in args.boosts.split(","))
     with open_decoder(args.device, load_student(model)) as rnnt:
         out = run_bench_bias(rnnt, corpus, args.contacts, boosts, args.limit, args.max_rise,
-                             bonuses=tuple(float(b) for b in args.bonuses.split(",")))
+                             bonuses=tuple(float(b) for b in args.bonuses.split(",")), voices=args.voices,
+                             ilm_weights=tuple(float(w) for w in args.ilm_weights.split(",")))
     out.update(model=model, device=args.device)
     for k, v in out.items():
         print(f"  {k:<28} {v}")

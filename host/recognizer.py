@@ -115,7 +115,7 @@ class Recognizer:
         self._speculative: tuple[str, Lattice] | None = None
         self.endpointer = Endpointer(self.config.endpoint, self.config.speculative, self.config.eoq)
         self.trace: list[tuple[float, StepInfo]] = []
-        self.encodings: list[np.ndarray] = []        # encoder outputs, for the contact rescoring
+        self.encodings: list[np.ndarray] = []        # encoder outputs (T x H int8), for the contact rescoring
         self.contacts: list[dict] = []
 
     def accept_waveform(self, chunk: np.ndarray) -> list[Event]:
@@ -131,8 +131,7 @@ class Recognizer:
             energy = float(self.pending[:2].mean())
             enc = self.rnnt.encoder_step(self.pending[0], self.pending[1])
             self.pending = self.pending[2:]
-            if self.rescorer is not None:
-                self.encodings.append(enc)
+            self.encodings.append(enc)
             self.search.step(enc)
             self._steps += 1
             text = text_of(self.search.best(), self.symbols)

@@ -89,6 +89,8 @@ def add_transcribe_parser(sub, func) -> None:
                    help="also re-score the words after a carrier (--context-prefixes, or the built-in contact "
                         "carriers) as each --context phrase, preferring a phrase by BONUS nats "
                         "(host/contact_rescoring.py)")
+    p.add_argument("--context-ilm", type=float, default=0.7, metavar="WEIGHT",
+                   help="internal-LM correction of --context-rescore (default 0.7; host/contact_rescoring.py)")
     p.add_argument("--lattice", metavar="OUT.json", help="write the word lattice as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="draw the word lattice as a PNG")
     p.add_argument("--json", action="store_true", help="last line: one JSON object with the result")
@@ -238,7 +240,7 @@ def run_transcribe(args) -> int:
             context = ContextGraph.from_text(lines(args.context), _symbols(), args.context_score, prefixes)
             if args.context_rescore is not None:
                 rescorer = ContactRescorer(lines(args.context), prefixes or CONTACT_CARRIERS, _symbols(),
-                                           args.context_rescore)
+                                           args.context_rescore, ilm_weight=args.context_ilm)
         except (OSError, ValueError) as e:
             return fail(f"--context {args.context}: {e}")
 

@@ -30,16 +30,16 @@ def test_bench_tunes_mode_and_boost_within_the_no_name_budget(small_student):
     from edgeasr.models.corpus.build import CorpusConfig, build_corpus
     corpus = build_corpus(CorpusConfig.tiny(0), progress=False)
     out = run_bench_bias(ReferenceRnnt(small_student), corpus, boosts=(1.0, 4.0), max_rise=0.0, progress=False,
-                         bonuses=(0.0, 3.0))
-    rows = {(r["mode"], r["boost"]): r for r in out["tuning"]}
-    off = ("open", 0.0)
-    assert set(rows) == {off, ("open", 1.0), ("open", 4.0), ("carriers", 1.0), ("carriers", 4.0),
-                         ("rescore", 0.0), ("rescore", 3.0)}
+                         bonuses=(0.0, 3.0), ilm_weights=(0.0, 1.0))
+    rows = {(r["mode"], r["boost"], r["ilm_weight"]): r for r in out["tuning"]}
+    off = ("open", 0.0, 0.0)
+    assert set(rows) == {off, ("open", 1.0, 0.0), ("open", 4.0, 0.0), ("carriers", 1.0, 0.0), ("carriers", 4.0, 0.0),
+                         ("rescore", 0.0, 0.0), ("rescore", 3.0, 0.0), ("rescore", 0.0, 1.0), ("rescore", 3.0, 1.0)}
     base = rows[off]["no_name_wer"]
     allowed = [k for k, r in rows.items() if k != off and r["no_name_wer"] <= base]
     if not allowed:
         assert out["mode"] is None and "error" in out
         return
-    best = min(allowed, key=lambda k: (rows[k]["name_wer"], k[1]))
-    assert (out["mode"], out["boost"]) == best
+    best = min(allowed, key=lambda k: (rows[k]["name_wer"], k[1], k[2]))
+    assert (out["mode"], out["boost"], out["ilm_weight"]) == best
     assert out["no_name_utterances"] > 0 and 0 <= out["name_wer_with_list"] <= 1

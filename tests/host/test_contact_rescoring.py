@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgeasr.host.beam_search import BLANK, LOGIT_SCALE, log_softmax
-from edgeasr.host.contact_rescoring import ContactRescorer, window_log_probs
+from edgeasr.host.contact_rescoring import ContactRescorer, internal_lm_log_probs, window_log_probs
 from edgeasr.host.nep_rnnt import PredState
 from edgeasr.host.recognizer import _symbols
 from edgeasr.host.reference_rnnt import ReferenceRnnt
@@ -61,6 +61,20 @@ def test_window_log_probs_is_the_sum_over_alignments(reference):
     seqs = [(3,), (3, 5), (), (7, 3, 5)]          # shared prefixes, an empty one, different lengths
     got = window_log_probs(reference, enc, seqs, state)
     np.testing.assert_allclose(got, [brute_force(reference, enc, s, state) for s in seqs], rtol=0, atol=1e-9)
+
+
+def test_internal_lm_is_the_zero_encoder_joint_over_non_blank_tokens(reference):
+    state = reference.pred_step(BLANK, reference.initial_pred_state())
+    seqs = [(3, 5), (3,), (9, 1, 4)]
+    want = []
+    for seq in seqs:
+        s, total = state, 0.0
+        for k in seq:
+            logits = reference.joint(np.zeros(reference.enc_hidden, np.int64), s.h)[1:]
+            total += log_softmax(logits)[k - 1]
+            s = reference.pred_step(k, s)
+        want.append(total)
+    np.testing.assert_allclose(internal_lm_log_probs(reference, seqs, state), want, rtol=0, atol=1e-9)
 
 
 class SpellingDecoder:
