@@ -109,7 +109,7 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
         """The recognizer's final best hypothesis and encoder outputs without biasing (cached: the
         rescoring settings share the first pass, as they would on the device)."""
         if u.id not in first_pass:
-            rec = Recognizer(rnnt, config)
+            rec = Recognizer(rnnt, config, keep_encodings=True)
             rec.accept_waveform(u.audio)
             rec.finish()
             best = rec.search.best()

@@ -139,14 +139,19 @@ def _words(tokens: list[int], space: int) -> list[tuple[int, int]]:
 
 def prefix_states(decoder, sequences: list[tuple[int, ...]], state) -> tuple[dict, list]:
     """(index of every token prefix of the sequences, prediction states in that order) from `state`:
-    one prediction step per distinct prefix."""
+    one prediction step per distinct prefix, a batch per depth on a decoder with `pred_step_many`."""
     index = {(): 0}
     states = [state]
-    for seq in sequences:
-        for u in range(1, len(seq) + 1):
-            if seq[:u] not in index:
-                index[seq[:u]] = len(states)
-                states.append(decoder.pred_step(seq[u - 1], states[index[seq[:u - 1]]]))
+    for depth in range(1, max((len(seq) for seq in sequences), default=0) + 1):
+        new = sorted({seq[:depth] for seq in sequences if len(seq) >= depth} - index.keys())
+        parents = [states[index[p[:-1]]] for p in new]
+        if hasattr(decoder, "pred_step_many"):
+            stepped = decoder.pred_step_many([p[-1] for p in new], parents)
+        else:
+            stepped = [decoder.pred_step(p[-1], s) for p, s in zip(new, parents)]
+        for p, s in zip(new, stepped):
+            index[p] = len(states)
+            states.append(s)
     return index, states
 
 
@@ -168,8 +173,7 @@ def window_log_probs(decoder, enc: np.ndarray, sequences: list[tuple[int, ...]],
     T, K, S = len(enc), len(states), len(sequences)
     U = max(len(s) for s in sequences)
     pred = np.stack([st.h for st in states])
-    lp = _log_softmax(joint_many(decoder, np.repeat(np.asarray(enc), K, axis=0), np.tile(pred, (T, 1))))
-    lp = lp.reshape(T, K, -1)
+    lp = _log_softmax(joint_grid(decoder, np.asarray(enc), pred))                      # (T, K, V)
     node = np.zeros((S, U + 1), np.int64)               # prefix state of each (sequence, position)
     token = np.zeros((S, U), np.int64)
     valid = np.zeros((S, U + 1), bool)
@@ -189,6 +193,14 @@ def window_log_probs(decoder, enc: np.ndarray, sequences: list[tuple[int, ...]],
         alpha = row
     lengths = np.array([len(s) for s in sequences])
     return alpha[np.arange(S), lengths] + blank[T - 1, np.arange(S), lengths]
+
+
+def joint_grid(decoder, enc: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """(T, K, V) joint logits of every enc row with every pred row: the decoder's own grid if it has one."""
+    if hasattr(decoder, "joint_grid"):
+        return decoder.joint_grid(enc, pred)
+    T, K = len(enc), len(pred)
+    return joint_many(decoder, np.repeat(enc, K, axis=0), np.tile(pred, (T, 1))).reshape(T, K, -1)
 
 
 def joint_many(decoder, enc: np.ndarray, pred: np.ndarray) -> np.ndarray:

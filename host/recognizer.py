@@ -82,10 +82,13 @@ class Recognizer:
     """One utterance at a time on `rnnt`'s device; make a new one (or call `reset`) per utterance."""
 
     def __init__(self, rnnt: NepRnnt, config: RecognizerConfig = RecognizerConfig(),
-                 context: ContextGraph | None = None, rescorer: ContactRescorer | None = None):
+                 context: ContextGraph | None = None, rescorer: ContactRescorer | None = None,
+                 keep_encodings: bool = False):
         """`context`: shallow fusion in the search; `rescorer`: the contact slots of the final best
-        hypothesis re-scored when the utterance ends (`contact_rescoring`)."""
+        hypothesis re-scored when the utterance ends (`contact_rescoring`), from the utterance's encoder
+        outputs, which are kept (as int8) for it or when `keep_encodings` is set."""
         self.rnnt, self.config, self.context, self.rescorer = rnnt, config, context, rescorer
+        self.keep_encodings = keep_encodings or rescorer is not None
         self.symbols = _symbols()
         self.step_s = step_seconds(rnnt.feature_stride)
         if len(self.symbols) + 1 != rnnt.vocab:
@@ -131,7 +134,8 @@ class Recognizer:
             energy = float(self.pending[:2].mean())
             enc = self.rnnt.encoder_step(self.pending[0], self.pending[1])
             self.pending = self.pending[2:]
-            self.encodings.append(enc)
+            if self.keep_encodings:
+                self.encodings.append(np.asarray(enc).astype(np.int8))
             self.search.step(enc)
             self._steps += 1
             text = text_of(self.search.best(), self.symbols)

@@ -15,8 +15,11 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..models.export import ExportedStudent
-from ..firmware.number_formats import ACC_BITS, ACT_BITS, LUT_ENTRIES, requantize, saturate, wrap
-from ..models.golden_rnnt import TANH, GoldenRnnt
+from ..firmware.isa import Ew
+from ..firmware.number_formats import (ACC_BITS, ACT_BITS, C_TO_LUT_SHIFT, F_C_SHIFT, H_SHIFT, I_G_SHIFT, LUT_ENTRIES,
+                                       requantize, round_shift, saturate)
+from ..firmware.ops import act, ew
+from ..models.golden_rnnt import SIG, TANH, GoldenRnnt
 from ..models.rnnt import TIME_REDUCTION
 from .nep_rnnt import DeviceCounters, NepRnnt, PredState
 
@@ -31,6 +34,7 @@ class ReferenceRnnt:
         self.features = self.golden.w["enc.0.gates"].shape[1] - cfg.enc_hidden
         self.feature_stride = cfg.feature_stride
         self.counters = DeviceCounters()
+        self._float_weights: dict[str, np.ndarray] = {}
         self.reset_encoder()
 
     def reset_encoder(self) -> None:
@@ -59,6 +63,24 @@ class ReferenceRnnt:
         h, c = self.golden.lstm_step("pred_lstm.gates", self.embed[token], state.h, state.c)
         return PredState(h, c)
 
+    def pred_step_many(self, tokens: list[int], states: list[PredState]) -> list[PredState]:
+        """`pred_step` of each (token, state) pair, as one matrix product (the same integer ops)."""
+        if not tokens:
+            return []
+        tokens = np.asarray(tokens, np.int64)
+        if tokens.min() < 0 or tokens.max() >= self.vocab:
+            raise ValueError(f"tokens outside the vocabulary [0, {self.vocab})")
+        h = np.stack([s.h for s in states]).astype(np.int64)
+        c = np.stack([s.c for s in states]).astype(np.int64)
+        P, N = self.pred_hidden, len(tokens)
+        z = self._matvec_rows("pred_lstm.gates", np.concatenate([self.embed[tokens], h], axis=1))
+        flat = lambda k: z[:, k * P:(k + 1) * P].ravel()
+        i, f, o = (act(flat(k), SIG, 0) for k in (0, 1, 3))
+        g = act(flat(2), TANH, 0)
+        c = ew(Ew.ADD, ew(Ew.MUL, f, c.ravel(), F_C_SHIFT, True), ew(Ew.MUL, i, g, I_G_SHIFT, True), 0, True)
+        h = ew(Ew.MUL, o, act(c, TANH, C_TO_LUT_SHIFT), H_SHIFT, False)
+        return [PredState(a, b) for a, b in zip(h.reshape(N, P), c.reshape(N, P))]
+
     def joint(self, enc_t: np.ndarray, pred_h: np.ndarray) -> np.ndarray:
         return self.golden.joint(np.asarray(enc_t, np.int64), np.asarray(pred_h, np.int64))
 
@@ -69,12 +91,38 @@ class ReferenceRnnt:
         hidden = act_rows(self._matvec_rows("joint_hidden", x), TANH)
         return self._matvec_rows("joint_out", hidden)
 
+    def joint_grid(self, enc: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """(T, K, V): `joint` of every enc row (T, H) with every pred row (K, P). The hidden layer's
+        integer accumulator is the encoder half's plus the prediction half's, so each half is
+        multiplied once (exact: the same sums in another order)."""
+        H = self.enc_hidden
+        w = self._weights("joint_hidden")
+        bias, mult, shift, bits = self.golden.p["joint_hidden"]
+        e = saturate(np.asarray(enc), ACT_BITS).astype(np.float64) @ w[:, :H].T
+        p = saturate(np.asarray(pred), ACT_BITS).astype(np.float64) @ w[:, H:].T
+        acc = np.asarray(bias, np.int64) + (e[:, None, :] + p[None, :, :]).astype(np.int64)
+        hidden = act_rows(_requantize(acc, mult, shift, bits), TANH)
+        T, K = hidden.shape[:2]
+        return self._matvec_rows("joint_out", hidden.reshape(T * K, -1)).reshape(T, K, -1)
+
+    def _weights(self, name: str) -> np.ndarray:
+        if name not in self._float_weights:
+            self._float_weights[name] = self.golden.w[name].astype(np.float64)
+        return self._float_weights[name]
+
     def _matvec_rows(self, name: str, x: np.ndarray) -> np.ndarray:
         bias, mult, shift, bits = self.golden.p[name]
         # float64 products and sums are exact here (|sum| < 2**31 << 2**53) and use BLAS
-        dot = saturate(x, ACT_BITS).astype(np.float64) @ self.golden.w[name].astype(np.float64).T
-        acc = wrap(np.asarray(bias, np.int64) + dot.astype(np.int64), ACC_BITS)
-        return requantize(acc, mult, shift, bits)
+        dot = saturate(x, ACT_BITS).astype(np.float64) @ self._weights(name).T
+        return _requantize(np.asarray(bias, np.int64) + dot.astype(np.int64), mult, shift, bits)
+
+
+def _requantize(acc: np.ndarray, mult, shift, bits: int) -> np.ndarray:
+    """`number_formats.requantize`, skipping its int32 wrap-around when no accumulator needs it
+    (the wrap is the costly part on large batches, and a legal matrix never reaches it)."""
+    if acc.size and max(-int(acc.min()), int(acc.max())) < 1 << (ACC_BITS - 1):
+        return saturate(round_shift(acc * np.asarray(mult, np.int64), shift), bits)
+    return requantize(acc, mult, shift, bits)
 
 
 def act_rows(x: np.ndarray, table: np.ndarray) -> np.ndarray:

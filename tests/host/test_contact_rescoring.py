@@ -135,3 +135,24 @@ def test_words_without_a_carrier_and_listed_names_stay():
 def test_contacts_outside_the_alphabet_are_an_error():
     with pytest.raises(ValueError, match="outside the model's alphabet"):
         ContactRescorer(["zoë"], ["call"], SYMBOLS)
+
+
+def test_pred_step_many_is_pred_step_bit_for_bit(reference):
+    rng = np.random.default_rng(3)
+    states = [reference.pred_step(int(k), reference.initial_pred_state()) for k in rng.integers(0, reference.vocab, 6)]
+    tokens = [int(k) for k in rng.integers(0, reference.vocab, 6)]
+    for got, (k, s) in zip(reference.pred_step_many(tokens, states), zip(tokens, states)):
+        want = reference.pred_step(k, s)
+        np.testing.assert_array_equal(got.h, want.h)
+        np.testing.assert_array_equal(got.c, want.c)
+
+
+def test_joint_grid_is_the_joint_of_every_pair(reference):
+    rng = np.random.default_rng(4)
+    enc = rng.integers(-128, 128, (5, reference.enc_hidden))
+    pred = rng.integers(-128, 128, (7, reference.pred_hidden))
+    grid = reference.joint_grid(enc, pred)
+    assert grid.shape == (5, 7, reference.vocab)
+    for t in range(5):
+        for k in range(7):
+            np.testing.assert_array_equal(grid[t, k], reference.joint(enc[t], pred[k]))
