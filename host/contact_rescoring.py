@@ -4,7 +4,7 @@ Shallow fusion (`context_graph`) can only boost names the beam already considers
 model that has never heard "godfrey" puts it far outside the beam, and what comes out is a
 near-miss ("call gatry"). This pass works on the final best hypothesis and the utterance's encoder
 outputs (kept by the recognizer). For every slot, a word (or two words, for names the search split)
-right after a carrier word ("call", "message ... from": `bench_bias.CONTACT_CARRIERS`), it computes
+right after a carrier word ("call", "message ... from": `bench_bias.RESCORE_CARRIERS`), it computes
 the RNN-T probability of the slot's characters and of each contact's characters over the same
 encoder window, summed over all alignments (the transducer forward algorithm, blank-terminated):
     window  from the encoder step that emitted the space before the slot to the step before the

@@ -86,8 +86,8 @@ def add_transcribe_parser(sub, func) -> None:
     p.add_argument("--context-score", type=float, default=1.0,
                    help="biasing bonus per matched character, natural log (default 1.0; not yet tuned on data)")
     p.add_argument("--context-rescore", type=float, metavar="BONUS", default=None,
-                   help="also re-score the words after a carrier (--context-prefixes, or the built-in contact "
-                        "carriers) as each --context phrase, preferring a phrase by BONUS nats "
+                   help="also re-score the words after a carrier (--context-prefixes, or the built-in rescoring "
+                        "carriers, bench_bias.RESCORE_CARRIERS) as each --context phrase, preferring a phrase by BONUS nats "
                         "(host/contact_rescoring.py)")
     p.add_argument("--context-ilm", type=float, default=0.7, metavar="WEIGHT",
                    help="internal-LM correction of --context-rescore (default 0.7; host/contact_rescoring.py)")
@@ -229,7 +229,7 @@ def run_transcribe(args) -> int:
     if args.context_rescore is not None and not args.context:
         return fail("--context-rescore needs --context (the phrases to re-score as)")
     if args.context:
-        from .bench_bias import CONTACT_CARRIERS
+        from .bench_bias import RESCORE_CARRIERS
         from .contact_rescoring import ContactRescorer
         from .context_graph import ContextGraph
         from .recognizer import _symbols
@@ -239,7 +239,7 @@ def run_transcribe(args) -> int:
             prefixes = lines(args.context_prefixes) if args.context_prefixes else None
             context = ContextGraph.from_text(lines(args.context), _symbols(), args.context_score, prefixes)
             if args.context_rescore is not None:
-                rescorer = ContactRescorer(lines(args.context), prefixes or CONTACT_CARRIERS, _symbols(),
+                rescorer = ContactRescorer(lines(args.context), prefixes or RESCORE_CARRIERS, _symbols(),
                                            args.context_rescore, ilm_weight=args.context_ilm)
         except (OSError, ValueError) as e:
             return fail(f"--context {args.context}: {e}")
