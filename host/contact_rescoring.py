@@ -38,7 +38,8 @@ from .beam_search import BLANK, LOGIT_SCALE
 @dataclass(frozen=True)
 class SlotChange:
     """One replaced slot: words `start`..`end` (exclusive) of the hypothesis, the decoded text, the
-    contact, and both log-probabilities over the slot's window."""
+    contact, and both scores over the slot's window (log-probabilities, less `ilm_weight` times
+    their internal-LM log-probabilities)."""
     start: int
     end: int
     decoded: str
@@ -113,6 +114,8 @@ class ContactRescorer:
             state = decoder.pred_step(k, state)
         candidates = sorted(self.contacts, key=lambda c: -difflib.SequenceMatcher(None, decoded, c).ratio())
         candidates = candidates[:self.max_candidates]
+        if not candidates:
+            return None
         sequences = [tuple(tokens[a:b]) + tail] + [self._tokens[c] + tail for c in candidates]
         prefixes = prefix_states(decoder, sequences, state)
         scores = window_log_probs(decoder, enc[t0:t1 + 1], sequences, state, prefixes)

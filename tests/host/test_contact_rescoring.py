@@ -156,3 +156,8 @@ def test_joint_grid_is_the_joint_of_every_pair(reference):
     for t in range(5):
         for k in range(7):
             np.testing.assert_array_equal(grid[t, k], reference.joint(enc[t], pred[k]))
+
+
+def test_an_empty_contact_list_changes_nothing():
+    enc, tokens, stamps = spelled("call jon")
+    assert ContactRescorer([], ["call"], SYMBOLS, bonus=50.0).rescore(SpellingDecoder(), tokens, stamps, enc) == (tokens, [])
