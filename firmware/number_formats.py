@@ -76,9 +76,13 @@ def round_shift(x, shift) -> np.ndarray:
 
 
 def wrap(x, bits: int) -> np.ndarray:
-    """Two's complement wrap-around to `bits` bits."""
+    """Two's complement wrap-around to `bits` bits; values already in range skip the modulo (the
+    costly part on large batches) and come back as the modulo would return them (a new array, or a
+    scalar for a scalar)."""
     x = np.asarray(x, dtype=np.int64)
     m = np.int64(1) << bits
+    if x.size and -(m >> 1) <= x.min() and x.max() < (m >> 1):
+        return x + 0
     return ((x + (m >> 1)) % m) - (m >> 1)
 
 

@@ -69,9 +69,10 @@ class Hypothesis:
 
 
 def log_softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Natural-log probabilities over the last axis of int16 logits at `LOGIT_SCALE`."""
     x = np.asarray(logits, np.float64) * (LOGIT_SCALE / temperature)
-    x = x - x.max()
-    return x - np.log(np.exp(x).sum())
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
 
 @dataclass

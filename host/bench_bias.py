@@ -92,6 +92,7 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
     from tqdm import tqdm
     from ..models.corpus.build import load_split
     from ..models.corpus.lexicon import CONTACT_NAMES
+    from ..models.rnnt import decode_tokens
     from .contact_rescoring import ContactRescorer
     from .context_graph import ContextGraph
     from .recognizer import Recognizer, RecognizerConfig, _symbols, transcribe
@@ -125,12 +126,11 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
     def decode(utts, setting, desc):
         mode, boost, ilm = setting
         bar = tqdm(utts, desc=desc, unit="utt", disable=not progress, leave=False)
-        text = lambda tokens: "".join(_symbols()[k - 1] for k in tokens)
         if mode == "rescore":
             rescorer = ContactRescorer(names, RESCORE_CARRIERS, _symbols(), boost, ilm_weight=ilm)
-            return [text(rescorer.rescore(rnnt, *unbiased(u))[0]) for u in bar]
+            return [decode_tokens(rescorer.rescore(rnnt, *unbiased(u))[0]) for u in bar]
         if not boost:
-            return [text(unbiased(u)[0]) for u in bar]
+            return [decode_tokens(unbiased(u)[0]) for u in bar]
         graph = ContextGraph.from_text(names, _symbols(), boost, modes[mode])
         return [transcribe(rnnt, u.audio, config, context=graph).text for u in bar]
 

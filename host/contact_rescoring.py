@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .beam_search import BLANK, LOGIT_SCALE
+from .beam_search import BLANK, log_softmax
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class ContactRescorer:
         words = _words(tokens, self.space)
         text = lambda a, b: "".join(self.symbols[k - 1] for k in tokens[a:b])
         changes, i = [], 1
+        before = {}                         # prediction state after tokens[:a], per slot start a
         while i < len(words):
             if text(*words[i - 1]) not in self.carriers or text(*words[i]) in self.carriers | set(self._tokens):
                 i += 1
@@ -83,7 +84,7 @@ class ContactRescorer:
             for n in range(1, self.max_slot_words + 1):
                 if i + n > len(words):
                     break
-                change = self._slot(decoder, tokens, timestamps, enc, words, i, i + n, text)
+                change = self._slot(decoder, tokens, timestamps, enc, words, i, i + n, text, before)
                 if change and (best is None or change.contact_log_prob - change.decoded_log_prob >
                                best.contact_log_prob - best.decoded_log_prob):
                     best = change
@@ -98,7 +99,7 @@ class ContactRescorer:
             out = out[:a] + list(self._tokens[c.contact]) + out[b:]
         return out, changes
 
-    def _slot(self, decoder, tokens, timestamps, enc, words, first, end, text) -> SlotChange | None:
+    def _slot(self, decoder, tokens, timestamps, enc, words, first, end, text, before) -> SlotChange | None:
         a, b = words[first][0], words[end - 1][1]
         decoded = text(a, b)
         if decoded in self._tokens:
@@ -109,9 +110,12 @@ class ContactRescorer:
             t1 = max(timestamps[b], timestamps[b + 1] - 1) if b + 1 < len(tokens) else len(enc) - 1
         else:
             tail, t1 = (), len(enc) - 1
-        state = decoder.pred_step(BLANK, decoder.initial_pred_state())
-        for k in tokens[:a]:
-            state = decoder.pred_step(k, state)
+        if a not in before:
+            state = decoder.pred_step(BLANK, decoder.initial_pred_state())
+            for k in tokens[:a]:
+                state = decoder.pred_step(k, state)
+            before[a] = state
+        state = before[a]
         candidates = sorted(self.contacts, key=lambda c: -difflib.SequenceMatcher(None, decoded, c).ratio())
         candidates = candidates[:self.max_candidates]
         if not candidates:
@@ -163,7 +167,7 @@ def internal_lm_log_probs(decoder, sequences: list[tuple[int, ...]], state, pref
     the joint with a zero encoder input, after the sequence's prefix."""
     index, states = prefixes or prefix_states(decoder, sequences, state)
     pred = np.stack([st.h for st in states])
-    lp = _log_softmax(joint_many(decoder, np.zeros((len(states), decoder.enc_hidden), np.int64), pred)[:, 1:])
+    lp = log_softmax(joint_many(decoder, np.zeros((len(states), decoder.enc_hidden), np.int64), pred)[:, 1:])
     return np.array([sum(lp[index[seq[:u]], seq[u] - 1] for u in range(len(seq))) for seq in sequences])
 
 
@@ -176,7 +180,7 @@ def window_log_probs(decoder, enc: np.ndarray, sequences: list[tuple[int, ...]],
     T, K, S = len(enc), len(states), len(sequences)
     U = max(len(s) for s in sequences)
     pred = np.stack([st.h for st in states])
-    lp = _log_softmax(joint_grid(decoder, np.asarray(enc), pred))                      # (T, K, V)
+    lp = log_softmax(joint_grid(decoder, np.asarray(enc), pred))                      # (T, K, V)
     node = np.zeros((S, U + 1), np.int64)               # prefix state of each (sequence, position)
     token = np.zeros((S, U), np.int64)
     valid = np.zeros((S, U + 1), bool)
@@ -211,9 +215,3 @@ def joint_many(decoder, enc: np.ndarray, pred: np.ndarray) -> np.ndarray:
     if hasattr(decoder, "joint_many"):
         return decoder.joint_many(enc, pred)
     return np.stack([decoder.joint(x, y) for x, y in zip(enc, pred)])
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    x = np.asarray(logits, np.float64) * LOGIT_SCALE
-    x = x - x.max(axis=-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))

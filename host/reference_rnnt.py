@@ -16,8 +16,8 @@ import numpy as np
 
 from ..models.export import ExportedStudent
 from ..firmware.isa import Ew
-from ..firmware.number_formats import (ACC_BITS, ACT_BITS, C_TO_LUT_SHIFT, F_C_SHIFT, H_SHIFT, I_G_SHIFT, LUT_ENTRIES,
-                                       requantize, round_shift, saturate)
+from ..firmware.number_formats import (ACT_BITS, C_TO_LUT_SHIFT, F_C_SHIFT, H_SHIFT, I_G_SHIFT, requantize,
+                                       saturate)
 from ..firmware.ops import act, ew
 from ..models.golden_rnnt import SIG, TANH, GoldenRnnt
 from ..models.rnnt import TIME_REDUCTION
@@ -88,7 +88,7 @@ class ReferenceRnnt:
         """`joint` of each row pair of enc (N, H) and pred (N, P), as one matrix product per layer
         (the same integer ops: saturate, accumulate, requantize, LUT)."""
         x = np.concatenate([np.asarray(enc, np.int64), np.asarray(pred, np.int64)], axis=1)
-        hidden = act_rows(self._matvec_rows("joint_hidden", x), TANH)
+        hidden = _act(self._matvec_rows("joint_hidden", x), TANH)
         return self._matvec_rows("joint_out", hidden)
 
     def joint_grid(self, enc: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -101,7 +101,7 @@ class ReferenceRnnt:
         e = saturate(np.asarray(enc), ACT_BITS).astype(np.float64) @ w[:, :H].T
         p = saturate(np.asarray(pred), ACT_BITS).astype(np.float64) @ w[:, H:].T
         acc = np.asarray(bias, np.int64) + (e[:, None, :] + p[None, :, :]).astype(np.int64)
-        hidden = act_rows(_requantize(acc, mult, shift, bits), TANH)
+        hidden = _act(requantize(acc, mult, shift, bits), TANH)
         T, K = hidden.shape[:2]
         return self._matvec_rows("joint_out", hidden.reshape(T * K, -1)).reshape(T, K, -1)
 
@@ -114,20 +114,12 @@ class ReferenceRnnt:
         bias, mult, shift, bits = self.golden.p[name]
         # float64 products and sums are exact here (|sum| < 2**31 << 2**53) and use BLAS
         dot = saturate(x, ACT_BITS).astype(np.float64) @ self._weights(name).T
-        return _requantize(np.asarray(bias, np.int64) + dot.astype(np.int64), mult, shift, bits)
+        return requantize(np.asarray(bias, np.int64) + dot.astype(np.int64), mult, shift, bits)
 
 
-def _requantize(acc: np.ndarray, mult, shift, bits: int) -> np.ndarray:
-    """`number_formats.requantize`, skipping its int32 wrap-around when no accumulator needs it
-    (the wrap is the costly part on large batches, and a legal matrix never reaches it)."""
-    if acc.size and max(-int(acc.min()), int(acc.max())) < 1 << (ACC_BITS - 1):
-        return saturate(round_shift(acc * np.asarray(mult, np.int64), shift), bits)
-    return requantize(acc, mult, shift, bits)
-
-
-def act_rows(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+def _act(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     """`firmware.ops.act` with shift 0 on an array of any shape."""
-    return np.asarray(table, np.int64)[saturate(x, ACT_BITS) + LUT_ENTRIES // 2]
+    return act(x.ravel(), table, 0).reshape(x.shape)
 
 
 @contextmanager
