@@ -6,7 +6,7 @@ The main CLI (host/cli.py) calls `add_parser(subparsers)` once and, for a parsed
   edgeasr corpus [--tiny] [--seed N] [--voice-set N] [--workers N] [--json]
   edgeasr train  [--tiny] [--seed N] [--voice-set N] [--run-dir DIR] [--until STAGE] [--teacher-epochs N]
                  [--student-epochs N] [--q8-epochs N] [--q4-epochs N] [--max-steps-per-epoch N]
-                 [--feature-stride N] [--vtlp X] [--no-data-worker] [--status] [--json]
+                 [--feature-stride N] [--student-hidden N] [--vtlp X] [--no-data-worker] [--status] [--json]
 `train` resumes whatever a previous call left in DIR (default data/runs/<corpus>-seed<N>), stage
 by stage and epoch by epoch, with the config saved there: options given again must agree with it.
 """
@@ -52,6 +52,9 @@ def add_parser(subparsers) -> None:
     t.add_argument("--feature-stride", type=int, default=None,
                    help="10 ms frames between encoder inputs, teacher and student (default 2; runs "
                         "started before the option existed used 3)")
+    t.add_argument("--student-hidden", type=int, default=None,
+                   help="the student's encoder LSTM width (default 160; 192 keeps its 4-bit image under 5%% "
+                        "of the teacher's float size)")
     _add_voice_set(t)
     t.add_argument("--vtlp", type=float, default=None,
                    help="VTLP warp range, 0 for none (default 0.1; runs started before the option existed used 0)")
@@ -125,6 +128,8 @@ def _train_overrides(cfg, args):
     if args.feature_stride is not None:
         cfg = dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, feature_stride=args.feature_stride),
                                   student=dataclasses.replace(cfg.student, feature_stride=args.feature_stride))
+    if args.student_hidden is not None:
+        cfg = dataclasses.replace(cfg, student=dataclasses.replace(cfg.student, enc_hidden=args.student_hidden))
     return cfg
 
 

@@ -67,8 +67,9 @@ def test_train_resumes_a_run_with_its_saved_config(tmp_path):
     cli.add_parser(p.add_subparsers(dest="command"))
     cfg = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path)]))
     assert (cfg.teacher_epochs, cfg.vtlp, cfg.corpus.voice_set) == (7, 0.0, 1)
-    cfg = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path), "--vtlp", "0.2"]))
-    assert (cfg.teacher_epochs, cfg.vtlp) == (7, 0.2)
+    cfg = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path), "--vtlp", "0.2",
+                                         "--student-hidden", "48"]))
+    assert (cfg.teacher_epochs, cfg.vtlp, cfg.student.enc_hidden, cfg.teacher.enc_hidden) == (7, 0.2, 48, 64)
     fresh = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path / "new")]))
     assert (fresh.teacher_epochs, fresh.vtlp, fresh.corpus.voice_set) == (2, 0.1, 2)
 
