@@ -56,10 +56,13 @@ CONTACT_CARRIERS = ["call", "dial", "ring", "phone", "text", "message", "email",
                     "from", "with", "invite", "did", "what's", "is", "and"]
 
 # The rescoring pass replaces words outright, so it takes only the carriers that rarely precede
-# anything but a name: "to", "is", "and", "did", "what's" and "send" also start thermostat values,
+# anything but a name: "to", "is", "and", "did" and "what's" also start thermostat values,
 # questions and lists ("set it to seventy", "what is the weather"), where a swap costs a word.
-RESCORE_CARRIERS = ["call", "dial", "ring", "phone", "text", "message", "email", "tell", "ask", "from", "with",
-                    "invite"]
+# "send" precedes a name ("send X my location") or "a message", whose confident "a" stays: with it,
+# rescoring (ILM 1.0) took name-WER on all 150 rare_train utterances from 73% to 67%, the dev
+# no-name WER unchanged.
+RESCORE_CARRIERS = ["call", "dial", "ring", "phone", "text", "message", "email", "tell", "ask", "send", "from",
+                    "with", "invite"]
 
 # --voices: (split of the rare-name utterances, split of the utterances without names)
 VOICES = {"heldout": ("rare", "test"), "train": ("rare_train", "dev")}
