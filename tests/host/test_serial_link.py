@@ -74,9 +74,14 @@ def assert_same(gold, board, what):
         np.testing.assert_array_equal(g_spad, b_spad, err_msg=what)
 
 
+# Timeouts well above a scheduler's time slice: the tests that count retransmissions on a clean line
+# must not count the ones a busy machine causes by descheduling the simulator behind the pty.
+PATIENT = LinkTiming(first_timeout_s=0.5, min_timeout_s=0.5, max_timeout_s=1.0)
+
+
 def test_random_programs_match_golden_over_the_pty(soc, golden):
     _, path = soc
-    with open_device(f"serial:{path}", CONFIG) as dev:
+    with SerialDevice(path, CONFIG, timing=PATIENT) as dev:
         assert dev.config() == CONFIG
         moved = 0
         start = time.perf_counter()
@@ -88,9 +93,7 @@ def test_random_programs_match_golden_over_the_pty(soc, golden):
         moved = stats.bytes_out + stats.bytes_in
         print(f"\nclean link: {moved} bytes in {wall:.1f} s = {moved / wall:.0f} B/s through the pty; "
               f"{stats.summary()}")
-        # A clean line needs no retransmission, but a simulator descheduled for longer than a timeout
-        # (this machine runs other jobs) makes the host retransmit now and then.
-        assert stats.retransmissions <= stats.frames // 50, stats
+        assert stats.retransmissions == 0, stats       # a clean line needs none
 
 
 def test_faulty_case_kinds_match_golden(soc, golden):
@@ -148,7 +151,7 @@ def test_lost_run_answer_is_retransmitted_without_running_twice(soc, golden):
     """RUN's ACK lost: the retransmission (same SEQ) is answered with the status, the program runs once."""
     _, path = soc
     port = LoseRunAnswer(serial.Serial(path, 115200, timeout=LinkTiming().poll_s))
-    with SerialDevice(port, CONFIG) as dev:
+    with SerialDevice(port, CONFIG, timing=PATIENT) as dev:
         case = make_case(SEED, 3, CONFIG)
         assert_same(observe(golden, case), observe(dev, case), case.name)
         assert port.lost == 10 and dev.link_stats().retransmissions == 1, dev.link_stats()
