@@ -36,6 +36,8 @@ def write_report(run_dir: str, state: dict) -> tuple[str, str]:
     if wer:
         rows = [f"{k}: dev {v.get('dev', float('nan')) * 100:.2f}%  test(flite) {v.get('test', float('nan')) * 100:.2f}%"
                 for k, v in wer.items()]
+        for k, v in state.get("test_wer_by_voice", {}).items():
+            rows.append(f"{k}, per flite voice: " + "  ".join(f"{n} {w * 100:.1f}%" for n, w in v.items()))
         fig.text(0.01, -0.02 - 0.04 * len(rows), "WER\n" + "\n".join(rows), family="monospace", fontsize=9,
                  va="bottom")
     fig.tight_layout()

@@ -154,6 +154,9 @@ def _lr(cfg_lr, step, warmup, total):
     return cfg_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+GOLDEN_LABEL = "integer golden (4-bit, 50% sparse)"
+
+
 class Run:
     """Owns the run directory, data and models; `run()` executes the remaining stages."""
 
@@ -401,7 +404,7 @@ class Run:
         from .features import encoder_input
         from .golden_rnnt import GoldenRnnt
         from .report import write_report
-        results = {}
+        results, by_voice = {}, {}
         for stage, label, act in [("teacher", "teacher float", False),
                                   ("student_float", "student float", False),
                                   ("student_q8", "student 8-bit QAT", True),
@@ -414,19 +417,23 @@ class Run:
                 utts = self.split(split)
                 hyps = decode(m, [u.audio for u in utts], progress=self.progress, desc=f"{label} {split}")
                 results[label][split] = word_error_rate([u.text for u in utts], hyps)
+                if split == "test":
+                    by_voice.setdefault(label, {}).update(wer_by_voice(utts, hyps))
                 if stage == "student_q4s":
                     fq_hyps = hyps
                     golden = GoldenRnnt(load_image(self.path("student_q4s.npz")))
                     g_hyps = [decode_tokens(golden.greedy_search(encoder_input(u.audio, self.cfg.student.feature_stride)))
                               for u in tqdm(utts, desc=f"integer golden {split}", disable=not self.progress,
                                             leave=False)]
-                    results.setdefault("integer golden (4-bit, 50% sparse)", {})[split] = \
-                        word_error_rate([u.text for u in utts], g_hyps)
+                    results.setdefault(GOLDEN_LABEL, {})[split] = word_error_rate([u.text for u in utts], g_hyps)
+                    if split == "test":
+                        by_voice[GOLDEN_LABEL] = wer_by_voice(utts, g_hyps)
                     self.state.setdefault("golden_agreement", {})[split] = \
                         float(np.mean([a == b for a, b in zip(fq_hyps, g_hyps)]))
             self.log(f"evaluate {label}: " + " ".join(f"{k}={v:.4f}" for k, v in results[label].items()))
         self.log(f"integer golden 1-best equal to fake-quant: {self.state.get('golden_agreement')}")
         self.state["wer"] = results
+        self.state["test_wer_by_voice"] = by_voice
         self._save_state()
         write_report(self.cfg.run_dir, self.state)
 
@@ -464,6 +471,17 @@ def decode(model: Transducer, waves, progress=False, desc="decode", batch_size=3
         for i, h in zip(b.index, hyps):
             out[i] = decode_tokens(h)
     return out
+
+
+def wer_by_voice(utts, hyps: list[str]) -> dict[str, float]:
+    """WER per voice name (the held-out flite voices differ by tens of points: kal16 is a training
+    speaker through another engine, awb, rms and slt are not)."""
+    groups = {}
+    for u, h in zip(utts, hyps):
+        refs, out = groups.setdefault(u.voice["name"], ([], []))
+        refs.append(u.text)
+        out.append(h)
+    return {v: word_error_rate(r, h) for v, (r, h) in sorted(groups.items())}
 
 
 def word_error_rate(refs: list[str], hyps: list[str]) -> float:

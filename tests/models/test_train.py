@@ -83,6 +83,14 @@ def test_tiny_pipeline_runs_every_stage_through_the_data_worker(tiny_corpus, tmp
     assert state["done"] == ["teacher", "pseudo", "student_float", "student_q8", "student_q4s", "export", "evaluate"]
     assert all(h["steps"] == 3 for h in state["history"]["teacher"])
     assert state["golden_agreement"] == {"dev": 1.0, "test": 1.0}
+    from edgeasr.models.corpus.build import load_split
+    from edgeasr.models.corpus.tts import FLITE_VOICES
+    test_voices = {u.voice["name"] for u in load_split(tiny_corpus, "test")}
+    assert test_voices <= set(FLITE_VOICES)
+    for label, wers in state["wer"].items():
+        per_voice = state["test_wer_by_voice"][label]
+        assert set(per_voice) == test_voices, label
+        assert min(per_voice.values()) <= wers["test"] <= max(per_voice.values()), label
     for stage in ("student_q8", "student_q4s"):      # QAT learns from the float student on every batch
         assert all(h["self_kd"] > 0 for h in state["history"][stage]), stage
     assert state["history"]["student_q4s"][-1]["mask_sparsity"] == pytest.approx(0.5, abs=0.01)
