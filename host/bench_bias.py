@@ -12,7 +12,7 @@ The contact list holds all of them plus training first names up to `--contacts` 
 Three biasing modes: shallow fusion `open` (a name is boosted wherever a word starts) and `carriers`
 (only right after a carrier phrase of contact requests, `CONTACT_CARRIERS`), each with a boost per
 character from `--boosts`; and `rescore`, the second pass of `contact_rescoring` on the slots after
-a `RESCORE_CARRIERS` word, with a contact prior from `--bonuses` and an internal-LM correction
+a `RESCORE_CARRIERS` word or at a word outside the grammar's vocabulary, with a contact prior from `--bonuses` and an internal-LM correction
 weight from `--ilm-weights` (its first pass, the unbiased search, runs once per utterance and is
 shared by these settings).
 Mode and boost are tuned on the first third of the rare utterances and the first third of the
@@ -94,6 +94,7 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
     import jiwer
     from tqdm import tqdm
     from ..models.corpus.build import load_split
+    from ..models.corpus.grammar import vocabulary
     from ..models.corpus.lexicon import CONTACT_NAMES
     from ..models.rnnt import decode_tokens
     from .contact_rescoring import ContactRescorer
@@ -130,7 +131,8 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
         mode, boost, ilm = setting
         bar = tqdm(utts, desc=desc, unit="utt", disable=not progress, leave=False)
         if mode == "rescore":
-            rescorer = ContactRescorer(names, RESCORE_CARRIERS, _symbols(), boost, ilm_weight=ilm)
+            rescorer = ContactRescorer(names, RESCORE_CARRIERS, _symbols(), boost, ilm_weight=ilm,
+                                       vocabulary=vocabulary())
             return [decode_tokens(rescorer.rescore(rnnt, *unbiased(u))[0]) for u in bar]
         if not boost:
             return [decode_tokens(unbiased(u)[0]) for u in bar]
@@ -156,7 +158,8 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
     best = min(within, key=lambda st: (tuning[st][0], st[1], st[2])) if within else None
     out = {
         "corpus": corpus, "voices": voices, "rare_split": rare_split, "no_name_split": plain_split,
-        "contacts": len(names), "carriers": CONTACT_CARRIERS, "rescore_carriers": RESCORE_CARRIERS, "max_rise": max_rise,
+        "contacts": len(names), "carriers": CONTACT_CARRIERS, "rescore_carriers": RESCORE_CARRIERS,
+        "rescore_vocabulary_words": len(vocabulary()), "max_rise": max_rise,
         "tuning": [{"mode": m, "boost": b, "ilm_weight": lam, "name_wer": tuning[(m, b, lam)][0],
                     "no_name_wer": tuning[(m, b, lam)][1]} for m, b, lam in settings],
         "mode": best[0] if best else None, "boost": best[1] if best else None,

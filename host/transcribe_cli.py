@@ -87,8 +87,8 @@ def add_transcribe_parser(sub, func) -> None:
                    help="biasing bonus per matched character, natural log (default 1.0; not yet tuned on data)")
     p.add_argument("--context-rescore", type=float, metavar="BONUS", default=None,
                    help="also re-score the words after a carrier (--context-prefixes, or the built-in rescoring "
-                        "carriers, bench_bias.RESCORE_CARRIERS) as each --context phrase, preferring a phrase by BONUS nats "
-                        "(host/contact_rescoring.py)")
+                        "carriers, bench_bias.RESCORE_CARRIERS) and the words the model was never trained on as "
+                        "each --context phrase, preferring a phrase by BONUS nats (host/contact_rescoring.py)")
     p.add_argument("--context-ilm", type=float, default=0.7, metavar="WEIGHT",
                    help="internal-LM correction of --context-rescore (default 0.7; host/contact_rescoring.py)")
     p.add_argument("--lattice", metavar="OUT.json", help="write the word lattice as JSON")
@@ -239,8 +239,10 @@ def run_transcribe(args) -> int:
             prefixes = lines(args.context_prefixes) if args.context_prefixes else None
             context = ContextGraph.from_text(lines(args.context), _symbols(), args.context_score, prefixes)
             if args.context_rescore is not None:
+                from ..models.corpus.grammar import vocabulary
                 rescorer = ContactRescorer(lines(args.context), prefixes or RESCORE_CARRIERS, _symbols(),
-                                           args.context_rescore, ilm_weight=args.context_ilm)
+                                           args.context_rescore, ilm_weight=args.context_ilm,
+                                           vocabulary=vocabulary())
         except (OSError, ValueError) as e:
             return fail(f"--context {args.context}: {e}")
 

@@ -6,6 +6,7 @@ spoken in training. `rare_name_sentences` uses only `RARE_CONTACT_NAMES`.
 Text is lower case over `ALPHABET`: numbers and times are spelled out as spoken.
 """
 
+import functools
 import hashlib
 
 import numpy as np
@@ -205,10 +206,11 @@ def rare_name_sentences(n: int, rng) -> list[str]:
     return out
 
 
-def vocabulary() -> set[str]:
-    """Every word the grammar can produce (estimated by sampling plus the word lists)."""
+@functools.lru_cache(maxsize=1)
+def vocabulary() -> frozenset[str]:
+    """Every word the grammar can produce (estimated by sampling; a few seconds, once per process)."""
     rng = np.random.default_rng(0)
     words = set()
     for _ in range(30000):
         words.update(sentence(rng).split())
-    return words
+    return frozenset(words)

@@ -161,3 +161,24 @@ def test_joint_grid_is_the_joint_of_every_pair(reference):
 def test_an_empty_contact_list_changes_nothing():
     enc, tokens, stamps = spelled("call jon")
     assert ContactRescorer([], ["call"], SYMBOLS, bonus=50.0).rescore(SpellingDecoder(), tokens, stamps, enc) == (tokens, [])
+
+
+def test_a_word_outside_the_vocabulary_is_a_slot_without_a_carrier():
+    """'when did jon': no carrier before "jon", but the model was never trained on it."""
+    text = "when did jon"
+    enc, tokens, stamps = spelled(text, {text.index("n", 5): ("h", 4.5)})
+    decoder = SpellingDecoder()
+    known = {"when", "did", "call", "john"}
+    carriers_only = ContactRescorer(["john"], ["call"], SYMBOLS, bonus=50.0)
+    assert carriers_only.rescore(decoder, tokens, stamps, enc) == (tokens, [])
+    out, changes = ContactRescorer(["john"], ["call"], SYMBOLS, bonus=50.0, vocabulary=known).rescore(
+        decoder, tokens, stamps, enc)
+    assert "".join(SYMBOLS[k - 1] for k in out) == "when did john"
+    assert [(c.start, c.end, c.decoded) for c in changes] == [(2, 3, "jon")]
+
+
+def test_known_words_without_a_carrier_stay_with_a_vocabulary():
+    decoder = SpellingDecoder()
+    enc, tokens, stamps = spelled("when did you call")
+    rescorer = ContactRescorer(["john"], ["call"], SYMBOLS, bonus=50.0, vocabulary={"when", "did", "you", "call"})
+    assert rescorer.rescore(decoder, tokens, stamps, enc) == (tokens, [])
