@@ -58,6 +58,8 @@ def add_parser(subparsers) -> None:
     _add_voice_set(t)
     t.add_argument("--vtlp", type=float, default=None,
                    help="VTLP warp range, 0 for none (default 0.1; runs started before the option existed used 0)")
+    t.add_argument("--vocoder", type=float, default=None,
+                   help="share of training utterances re-spoken through the LPC vocoder each epoch (default 0)")
     t.add_argument("--no-data-worker", action="store_true",
                    help="augment and featurize in the training process, not a child process")
     t.add_argument("--status", action="store_true", help="report the run's progress; do not train")
@@ -121,7 +123,7 @@ def train_config(args) -> "TrainConfig":
 def _train_overrides(cfg, args):
     """`cfg` with the options given on the command line."""
     over = {k: getattr(args, k) for k in ("teacher_epochs", "student_epochs", "q8_epochs", "q4_epochs",
-                                          "max_steps_per_epoch", "vtlp") if getattr(args, k) is not None}
+                                          "max_steps_per_epoch", "vtlp", "vocoder") if getattr(args, k) is not None}
     cfg = dataclasses.replace(cfg, **over)
     if args.voice_set is not None:
         cfg = dataclasses.replace(cfg, corpus=dataclasses.replace(cfg.corpus, voice_set=args.voice_set))

@@ -68,6 +68,26 @@ def dense_weights(ex: ExportedStudent) -> dict[str, np.ndarray]:
     return {n: decompress(m) for n, m in ex.matrices.items()}
 
 
+@torch.no_grad()
+def student_from_image(ex: ExportedStudent) -> Transducer:
+    """The QAT student an image holds, to fine-tune a published model whose float checkpoints are
+    gone: each matrix's weights q * s_r with s_r read back from its row multiplier, the pruning mask
+    where q != 0, the bias on the accumulator grid, the int8 embedding. Exporting it again gives the
+    same image. The auxiliary CTC head is not exported and starts fresh."""
+    m = Transducer(ex.config)
+    for name, nm in m.matrices().items():
+        cm = ex.matrices[name]
+        q = torch.from_numpy(decompress(cm).astype(np.float64))
+        acc_scale = np.ldexp(cm.mult.astype(np.float64), -cm.shift.astype(np.int64) - nm.out_frac_bits)
+        s = torch.from_numpy(acc_scale * 2.0 ** Q.ACT_FRAC_BITS)
+        nm.weight.copy_((q * s[:, None]).float())
+        nm.mask.copy_((q != 0).float())
+        nm.bias.copy_(torch.from_numpy(cm.bias * acc_scale).float())
+    m.embed.weight.copy_(torch.from_numpy(ex.embed.astype(np.float32) * 2.0 ** -Q.ACT_FRAC_BITS))
+    m.set_qat(ex.weight_bits, activations=False)
+    return m
+
+
 def sizes(ex: ExportedStudent, teacher: Transducer) -> dict:
     from .rnnt import num_params
     t = num_params(teacher) * 4

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from edgeasr.firmware.number_formats import fixed_point
-from edgeasr.firmware.weight_codec import lane_groups
+from edgeasr.firmware.weight_codec import lane_groups, to_bytes
 from edgeasr.models import export as E
 from edgeasr.models import features as F
 from edgeasr.models import quant as Q
@@ -43,6 +43,18 @@ def test_image_round_trip(bits, tmp_path):
             for cols in seg:
                 assert np.all((mat.mask.numpy()[:, cols]).sum(1) == len(cols) // 2)
     np.testing.assert_array_equal(back.embed, ex.embed)
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_student_from_image_exports_the_same_image(bits):
+    ex = E.export_student(_student(bits, seed=3), bits)
+    back = E.student_from_image(ex)
+    assert back.qat_bits == bits
+    again = E.export_student(back, bits)
+    for name, cm in ex.matrices.items():
+        assert to_bytes(again.matrices[name]) == to_bytes(cm), name
+        assert torch.equal(back.matrices()[name].mask, torch.from_numpy(E.dense_weights(ex)[name] != 0).float())
+    np.testing.assert_array_equal(again.embed, ex.embed)
 
 
 def test_fixed_point_multiplier():
