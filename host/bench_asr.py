@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import sys
 import time
 
 import numpy as np
+
+from .report_file import prepare_output, write_json
 
 
 def default_corpus() -> str:
@@ -144,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eoq", metavar="JSON")
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
+    try:
+        prepare_output(args.json)
+    except OSError as e:
+        print(f"edgeasr bench asr: --json {e}", file=sys.stderr)
+        return 2
     model, corpus = args.model or default_model(), args.corpus or default_corpus()
     if not model or not corpus:
         print("edgeasr bench asr: need --model and --corpus (none found under data/)", file=sys.stderr)
@@ -161,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {name:<66} median {row['latency_median_s']} s  p90 {row['latency_p90_s']} s  "
               f"early {row['early_cutoff_rate'] * 100:.1f}%  never {row['never_fired_rate'] * 100:.1f}%")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        write_json(args.json, out)
     return 0
 
 

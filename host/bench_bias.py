@@ -32,6 +32,8 @@ import sys
 
 import numpy as np
 
+from .report_file import prepare_output, write_json
+
 
 def name_errors(refs: list[str], hyps: list[str], names: set[str]) -> tuple[int, int]:
     """(name words substituted or deleted, name words) over the pairs, by jiwer's word alignment."""
@@ -204,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="at most N utterances per set")
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
+    try:
+        prepare_output(args.json)
+    except OSError as e:
+        print(f"edgeasr bench bias: --json {e}", file=sys.stderr)
+        return 2
     model, corpus = args.model or default_model(), args.corpus or default_corpus()
     if not model or not corpus:
         print("edgeasr bench bias: need --model and --corpus (none found)", file=sys.stderr)
@@ -217,8 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in out.items():
         print(f"  {k:<28} {v}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        write_json(args.json, out)
     return 0
 
 

@@ -50,6 +50,8 @@ def _regress(args) -> int:
 def _bench(args) -> int:
     if args.target == "core":
         from ..verif.bench_core import run_bench_core
+        from .report_file import prepare_output
+        prepare_output(args.json)
         return run_bench_core(json_path=args.json, lanes=args.lanes, sparsities=args.sparsities,
                               rows=args.rows, cols=args.cols)
     raise AssertionError("bench asr is dispatched in main() with its own options")

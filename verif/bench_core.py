@@ -121,6 +121,7 @@ def run_bench_core(json_path: str | None = None, lanes=(8, 16), sparsities=(0.0,
     for text, ok in results:
         console.print(("[green]PASS[/green] " if ok else "[red]FAIL[/red] ") + text)
     if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps({"rows": rows, "cols": cols, "weight_bits": 4, "points": points,
                                                "goals": [{"goal": g, "pass": ok} for g, ok in results]},
                                               indent=1))
