@@ -2,6 +2,7 @@
 
     python -m edgeasr.host.bench_asr [--model NPZ] [--corpus DIR] [--split test] [--limit N]
                                      [--device verilator] [--golden-check] [--json FILE]
+    python -m edgeasr.host.bench_asr --manifest PATH ...     (your own recordings: `host.eval_set`)
 
 Each utterance is streamed in 100 ms chunks followed by `--pad-silence-s` of silence (a microphone
 keeps listening after the speaker stops, which is what the end-pointers need), decoded once with
@@ -48,7 +49,9 @@ def _pct(values: list[float], q: float) -> float | None:
 
 def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | None = None, device: str = "verilator",
                   lanes: int = 16, pad_silence_s: float = 3.0, golden_check: bool = False, progress: bool = True,
-                  eoq_path: str | None = None) -> dict:
+                  eoq_path: str | None = None, manifest: str | None = None) -> dict:
+    """The figures of the module docstring on `split` of `corpus`, or on the recordings `manifest`
+    lists (`host.eval_set`; its errors are raised before anything is decoded)."""
     import jiwer
     from tqdm import tqdm
     from ..firmware.compiler import compile_student
@@ -62,7 +65,11 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
     from .nep_rnnt import NepRnnt
     from .recognizer import RecognizerConfig, transcribe
 
-    utts = load_split(corpus, split)[:limit]
+    if manifest:
+        from .eval_set import load_eval_set
+        utts = load_eval_set(manifest)[:limit]
+    else:
+        utts = load_split(corpus, split)[:limit]
     eoq = EoqDetector.load(eoq_path) if eoq_path else None
     image = compile_student(load_student(model), CoreConfig(lanes=lanes))
     config = RecognizerConfig(endpoint=None, speculative=None)       # decode everything; end-point by replay
@@ -108,7 +115,9 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
             d.close()
     n = max(len(utts), 1)
     out = {
-        "model": model, "corpus": corpus, "split": split, "utterances": len(utts), "device": device, "lanes": lanes,
+        "model": model, **({"manifest": manifest, "speech_end_estimated": sum(u.boundaries_estimated for u in utts)}
+                           if manifest else {"corpus": corpus, "split": split}),
+        "utterances": len(utts), "device": device, "lanes": lanes,
         "endpointer": "eoq detector + rules" if eoq else "rules (1.2 s after a token, 2.4 s any)",
         "wer": round(float(jiwer.wer(refs, hyps)), 4) if refs else None,
         "cycles_per_audio_s": round(cycles / max(audio_s, 1e-9)),
@@ -135,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None)
     p.add_argument("--corpus", default=None)
     p.add_argument("--split", default="test")
+    p.add_argument("--manifest", metavar="PATH",
+                   help="your own recordings instead of a corpus split: a JSONL or TSV manifest, or a "
+                        "folder of .wav files with .txt transcripts (see host/eval_set.py)")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--device", default="verilator", choices=("golden", "verilator"))
     p.add_argument("--lanes", type=int, default=16, choices=(8, 16))
@@ -150,15 +162,24 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"edgeasr bench asr: --json {e}", file=sys.stderr)
         return 2
-    model, corpus = args.model or default_model(), args.corpus or default_corpus()
-    if not model or not corpus:
-        print("edgeasr bench asr: need --model and --corpus (none found under data/)", file=sys.stderr)
+    if args.manifest and args.corpus:
+        print("edgeasr bench asr: give --corpus (with --split) or --manifest, not both", file=sys.stderr)
+        return 2
+    model = args.model or default_model()
+    corpus = None if args.manifest else args.corpus or default_corpus()
+    if not model or not (corpus or args.manifest):
+        print("edgeasr bench asr: need --model and --corpus or --manifest (none found under data/)", file=sys.stderr)
         return 1
     eoq = None
     if args.endpointer == "eoq":
         eoq = args.eoq or (default_eoq_path() if os.path.exists(default_eoq_path()) else None)
-    out = run_bench_asr(model, corpus, args.split, args.limit, args.device, args.lanes, args.pad_silence_s,
-                        args.golden_check, eoq_path=eoq)
+    from .eval_set import EvalSetError
+    try:
+        out = run_bench_asr(model, corpus, args.split, args.limit, args.device, args.lanes, args.pad_silence_s,
+                            args.golden_check, eoq_path=eoq, manifest=args.manifest)
+    except EvalSetError as e:
+        print(f"edgeasr bench asr: {e}", file=sys.stderr)
+        return 2
     for k, v in out.items():
         if k != "endpointers":
             print(f"  {k:<28} {v}")
