@@ -7,6 +7,12 @@ the same token sequence are merged by log-sum-exp of their probabilities (`Hypot
 utterance. Scores are natural-log probabilities from a log-softmax over the joint's int16 logits
 (real value = logit * 2**-8), computed in float64 on the host.
 
+With a `CharNgramLM` (`host.char_lm`), shallow fusion: every emitted character also scores
+`lm_weight` times its LM log-probability plus `length_bonus` (which offsets the LM's pull toward
+short outputs), and `nbest()` adds `lm_weight` times the LM's end-of-request log-probability, so a
+hypothesis that stops mid-word ranks lower. The fusion runs on the host; the device's work and
+results are unchanged.
+
 A `Decoder` is anything with `initial_pred_state()`, `pred_step(token, state)` and
 `joint(enc_t, pred_h)` (e.g. `host.nep_rnnt.NepRnnt`). With a `ContextGraph`, every extension's
 score also gets the graph's biasing delta (`host.context_graph`). The prediction network runs once per
@@ -21,6 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
+from .char_lm import EOS, CharNgramLM
+from .char_lm import ALPHABET as LM_ALPHABET
 from .context_graph import ContextGraph
 
 BLANK = 0
@@ -37,12 +45,18 @@ class Decoder(Protocol):
 class BeamSearchConfig:
     beam: int = 4                 # hypotheses kept after each encoder step
     temperature: float = 1.0      # logits are divided by it before the log-softmax
+    lm_weight: float = 0.0        # shallow fusion: weight of the LM's log-probabilities (needs an LM)
+    length_bonus: float = 0.0     # added per emitted character while an LM is fused
 
     def __post_init__(self):
         if self.beam < 1:
             raise ValueError(f"beam must be at least 1, got {self.beam}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if not (math.isfinite(self.lm_weight) and self.lm_weight >= 0):
+            raise ValueError(f"lm_weight must be a finite number >= 0, got {self.lm_weight}")
+        if not math.isfinite(self.length_bonus):
+            raise ValueError(f"length_bonus must be finite, got {self.length_bonus}")
 
 
 @dataclass
@@ -53,6 +67,7 @@ class Hypothesis:
     token_scores: tuple[float, ...] = ()    # log-prob of each emitted token (its acoustic evidence)
     state: object = None                    # decoder (prediction network) state after `tokens`
     context_state: int = 0                  # ContextGraph state (0 = root, or no biasing)
+    lm_context: str = ""                    # the fused LM's context (its last order - 1 characters)
 
     @property
     def key(self) -> tuple[int, ...]:
@@ -81,11 +96,16 @@ class BeamSearch:
     decoder: Decoder
     config: BeamSearchConfig = field(default_factory=BeamSearchConfig)
     context: ContextGraph | None = None       # shallow-fusion biasing toward its phrases
+    lm: CharNgramLM | None = None             # shallow-fusion language model (config.lm_weight)
+    symbols: str = ""                         # token k's character is symbols[k - 1] (needed with an LM)
 
     def __post_init__(self):
+        if self.lm is not None and self.symbols != LM_ALPHABET:
+            raise ValueError(f"LM fusion: the model's symbols {self.symbols!r} are not the LM's {LM_ALPHABET!r}")
         start = self.decoder.pred_step(BLANK, self.decoder.initial_pred_state())
         ctx = self.context.start_state if self.context is not None else 0
-        self.hyps: list[Hypothesis] = [Hypothesis((), 0.0, state=start, context_state=ctx)]
+        lm_ctx = self.lm.initial_context() if self.lm is not None else ""
+        self.hyps: list[Hypothesis] = [Hypothesis((), 0.0, state=start, context_state=ctx, lm_context=lm_ctx)]
         self.t = 0
 
     def step(self, enc_t: np.ndarray) -> None:
@@ -94,6 +114,7 @@ class BeamSearch:
         for h in self.hyps:
             lp = log_softmax(self.decoder.joint(enc_t, h.state.h), self.config.temperature)
             bonus, moves = self._context_moves(h.context_state, len(lp))
+            bonus = bonus + self._lm_scores(h.lm_context, len(lp))
             for k in np.argsort(-(lp + bonus), kind="stable")[: self.config.beam + 1]:
                 scored.append((h.log_prob + float(lp[k] + bonus[k]), int(k), h, float(lp[k]), moves[k]))
         scored.sort(key=lambda s: -s[0])
@@ -101,8 +122,9 @@ class BeamSearch:
             if k == BLANK:
                 new = replace(h, log_prob=total)
             else:
+                lm_ctx = self.lm.extend(h.lm_context, self.symbols[k - 1]) if self.lm is not None else ""
                 new = Hypothesis(h.tokens + (k,), total, h.timestamps + (self.t,), h.token_scores + (lp_k,),
-                                 state=h, context_state=ctx)    # parent; the prediction step runs for survivors
+                                 state=h, context_state=ctx, lm_context=lm_ctx)  # state: the parent, stepped below
             if new.key in candidates:
                 candidates[new.key].merge(new)
             else:
@@ -125,12 +147,23 @@ class BeamSearch:
                 bonus[k], moves[k] = self.context.step(state, k)
         return bonus, moves
 
+    def _lm_scores(self, lm_context: str, vocab: int) -> np.ndarray:
+        """Per token: the LM fusion's score delta (0 for blank, and everywhere without an LM)."""
+        scores = np.zeros(vocab)
+        if self.lm is not None:
+            scores[1:] = self.config.lm_weight * self.lm.log_probs(lm_context)[:vocab - 1] + self.config.length_bonus
+        return scores
+
     def nbest(self, n: int | None = None) -> list[Hypothesis]:
         """Hypotheses, best first (log-probability plus the biasing bonus of completed phrases: an
-        open partial match's bonus is withdrawn here, as at the end of the utterance)."""
+        open partial match's bonus is withdrawn here, as at the end of the utterance; with an LM,
+        plus its weighted end-of-request log-probability)."""
         hyps = self.hyps
         if self.context is not None:
             hyps = [replace(h, log_prob=h.log_prob + self.context.finalize(h.context_state)) for h in hyps]
+        if self.lm is not None:
+            w = self.config.lm_weight
+            hyps = [replace(h, log_prob=h.log_prob + w * float(self.lm.log_probs(h.lm_context)[EOS])) for h in hyps]
         return sorted(hyps, key=lambda h: -h.log_prob)[: n or len(hyps)]
 
     def best(self) -> Hypothesis:
@@ -138,10 +171,11 @@ class BeamSearch:
 
 
 def modified_beam_search(decoder: Decoder, enc: np.ndarray, config: BeamSearchConfig = BeamSearchConfig(),
-                         context: ContextGraph | None = None) -> list[Hypothesis]:
+                         context: ContextGraph | None = None, lm: CharNgramLM | None = None,
+                         symbols: str = "") -> list[Hypothesis]:
     """The n-best (config.beam) of a whole utterance's encoder outputs (T, H), best first."""
     assert enc.ndim == 2, enc.shape
-    search = BeamSearch(decoder, config, context)
+    search = BeamSearch(decoder, config, context, lm, symbols)
     for enc_t in enc:
         search.step(enc_t)
     return search.nbest()

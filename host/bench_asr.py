@@ -2,6 +2,7 @@
 
     python -m edgeasr.host.bench_asr [--model NPZ] [--corpus DIR] [--split test] [--limit N]
                                      [--device verilator] [--golden-check] [--json FILE]
+                                     [--beam 8] [--lm NPZ|none] [--lm-weight W] [--length-bonus B]
     python -m edgeasr.host.bench_asr --manifest PATH ...     (your own recordings: `host.eval_set`)
 
 Each utterance is streamed in 100 ms chunks followed by `--pad-silence-s` of silence (a microphone
@@ -49,9 +50,11 @@ def _pct(values: list[float], q: float) -> float | None:
 
 def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | None = None, device: str = "verilator",
                   lanes: int = 16, pad_silence_s: float = 3.0, golden_check: bool = False, progress: bool = True,
-                  eoq_path: str | None = None, manifest: str | None = None) -> dict:
+                  eoq_path: str | None = None, manifest: str | None = None, search=None,
+                  lm=None, lm_path: str | None = None) -> dict:
     """The figures of the module docstring on `split` of `corpus`, or on the recordings `manifest`
-    lists (`host.eval_set`; its errors are raised before anything is decoded)."""
+    lists (`host.eval_set`; its errors are raised before anything is decoded). `search`: the
+    BeamSearchConfig (default: beam 4, no LM); `lm`: the CharNgramLM it fuses, loaded from `lm_path`."""
     import jiwer
     from tqdm import tqdm
     from ..firmware.compiler import compile_student
@@ -63,6 +66,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
     from .endpointer import FINAL, SPECULATIVE, Endpointer
     from .eoq import EoqDetector
     from .nep_rnnt import NepRnnt
+    from .beam_search import BeamSearchConfig
     from .recognizer import RecognizerConfig, transcribe
 
     if manifest:
@@ -72,7 +76,9 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
         utts = load_split(corpus, split)[:limit]
     eoq = EoqDetector.load(eoq_path) if eoq_path else None
     image = compile_student(load_student(model), CoreConfig(lanes=lanes))
-    config = RecognizerConfig(endpoint=None, speculative=None)       # decode everything; end-point by replay
+    search = search or BeamSearchConfig()
+    config = RecognizerConfig(search, nbest=min(search.beam, 4), endpoint=None, speculative=None,
+                              lm=lm)                             # decode everything; end-point by replay
     refs, hyps, spec_lat, final_lat, leads, ends, traces, audios = [], [], [], [], [], [], [], []
     early = agree = n_spec = identical = 0
     lattice_bytes = audio_bytes = 0
@@ -117,7 +123,9 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
     out = {
         "model": model, **({"manifest": manifest, "speech_end_estimated": sum(u.boundaries_estimated for u in utts)}
                            if manifest else {"corpus": corpus, "split": split}),
-        "utterances": len(utts), "device": device, "lanes": lanes,
+        "utterances": len(utts), "device": device, "lanes": lanes, "beam": search.beam,
+        "lm": lm_path if lm is not None else None, "lm_weight": search.lm_weight if lm is not None else 0.0,
+        "length_bonus": search.length_bonus if lm is not None else 0.0,
         "endpointer": "eoq detector + rules" if eoq else "rules (1.2 s after a token, 2.4 s any)",
         "wer": round(float(jiwer.wer(refs, hyps)), 4) if refs else None,
         "cycles_per_audio_s": round(cycles / max(audio_s, 1e-9)),
@@ -139,7 +147,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .transcribe_cli import default_eoq_path, default_model
+    from .transcribe_cli import add_search_options, default_eoq_path, default_model, search_config
     p = argparse.ArgumentParser(prog="edgeasr bench asr", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None)
     p.add_argument("--corpus", default=None)
@@ -155,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--endpointer", choices=("eoq", "rules"), default="eoq",
                    help="eoq (default, when models/artifacts/eoq.json or --eoq exists) or the rules alone")
     p.add_argument("--eoq", metavar="JSON")
+    add_search_options(p)
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
     try:
@@ -175,8 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         eoq = args.eoq or (default_eoq_path() if os.path.exists(default_eoq_path()) else None)
     from .eval_set import EvalSetError
     try:
+        search, lm = search_config(args)
+    except (OSError, ValueError) as e:
+        print(f"edgeasr bench asr: {e}", file=sys.stderr)
+        return 2
+    from .lm_cli import default_lm_path
+    try:
         out = run_bench_asr(model, corpus, args.split, args.limit, args.device, args.lanes, args.pad_silence_s,
-                            args.golden_check, eoq_path=eoq, manifest=args.manifest)
+                            args.golden_check, eoq_path=eoq, manifest=args.manifest, search=search, lm=lm,
+                            lm_path=args.lm or default_lm_path())
     except EvalSetError as e:
         print(f"edgeasr bench asr: {e}", file=sys.stderr)
         return 2

@@ -92,7 +92,8 @@ def _with_split(corpus: str, split: str, progress: bool) -> str:
 
 def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5, 2.0, 3.0), limit: int | None = None,
                    max_rise: float = 0.005, progress: bool = True, bonuses=(0.0, 2.0, 4.0, 6.0, 8.0),
-                   voices: str = "heldout", ilm_weights=(0.0, 0.5, 0.7, 1.0)) -> dict:
+                   voices: str = "heldout", ilm_weights=(0.0, 0.5, 0.7, 1.0), search=None, lm=None) -> dict:
+    """`search`: the BeamSearchConfig of every decoding (default beam 4, no LM); `lm`: its fused LM."""
     import jiwer
     from tqdm import tqdm
     from ..models.corpus.build import load_split
@@ -101,6 +102,7 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
     from ..models.rnnt import decode_tokens
     from .contact_rescoring import ContactRescorer
     from .context_graph import ContextGraph
+    from .beam_search import BeamSearchConfig
     from .recognizer import Recognizer, RecognizerConfig, _symbols, transcribe
 
     names = contact_list(contacts)
@@ -113,7 +115,7 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
     plain = [u for u in load_split(corpus, plain_split) if not set(u.text.split()) & every_name][:limit]
     tune, held = rare[:len(rare) // 3], rare[len(rare) // 3:]
     tune_plain, held_plain = plain[:len(plain) // 3], plain[len(plain) // 3:]
-    config = RecognizerConfig(endpoint=None, speculative=None)
+    config = RecognizerConfig(search or BeamSearchConfig(), endpoint=None, speculative=None, lm=lm)
     modes = {"open": None, "carriers": CONTACT_CARRIERS}
 
     first_pass = {}
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..models.export import load_image as load_student
     from .bench_asr import default_corpus
     from .reference_rnnt import open_decoder
-    from .transcribe_cli import default_model
+    from .transcribe_cli import add_search_options, default_model, search_config
     p = argparse.ArgumentParser(prog="edgeasr bench bias", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None)
     p.add_argument("--corpus", default=None)
@@ -205,7 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="reference", choices=("reference", "golden", "verilator"))
     p.add_argument("--limit", type=int, default=None, help="at most N utterances per set")
     p.add_argument("--json", metavar="FILE")
+    add_search_options(p)
     args = p.parse_args(argv)
+    try:
+        search, lm = search_config(args)
+    except (OSError, ValueError) as e:
+        print(f"edgeasr bench bias: {e}", file=sys.stderr)
+        return 2
     try:
         prepare_output(args.json)
     except OSError as e:
@@ -219,8 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     with open_decoder(args.device, load_student(model)) as rnnt:
         out = run_bench_bias(rnnt, corpus, args.contacts, boosts, args.limit, args.max_rise,
                              bonuses=tuple(float(b) for b in args.bonuses.split(",")), voices=args.voices,
-                             ilm_weights=tuple(float(w) for w in args.ilm_weights.split(",")))
-    out.update(model=model, device=args.device)
+                             ilm_weights=tuple(float(w) for w in args.ilm_weights.split(",")),
+                             search=search, lm=lm)
+    from .lm_cli import default_lm_path
+    out.update(model=model, device=args.device, beam=search.beam, lm=(args.lm or default_lm_path()) if lm else None,
+               lm_weight=search.lm_weight, length_bonus=search.length_bonus)
     for k, v in out.items():
         print(f"  {k:<28} {v}")
     if args.json:

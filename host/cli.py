@@ -10,6 +10,7 @@
     edgeasr transcribe FILE.wav [--device D] [--lattice OUT.json] [--json]   speech to text on the NEP
     edgeasr stream [FILE|-] [--device D] [--json]  live recognition of s16le 16 kHz audio on stdin
     edgeasr eoq train [--split dev] [-o JSON]      train and calibrate the end-of-query detector
+    edgeasr lm build [-o NPZ] [--order N]          the character LM fused in the beam search
     edgeasr <model command> ...                    from edgeasr.models.cli, when it is installed
 
 Subcommands import their machinery only when run, so `edgeasr --help` stays fast and a missing
@@ -22,7 +23,7 @@ import argparse
 import importlib
 import sys
 
-OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "build", "compile", "transcribe", "stream", "eoq")
+OWN_COMMANDS = ("demo", "regress", "bench", "soc-sim", "build", "compile", "transcribe", "stream", "eoq", "lm")
 
 
 def _models_cli():
@@ -99,6 +100,11 @@ def _stream(args) -> int:
     return _device_job(run_stream, args)
 
 
+def _lm(args) -> int:
+    from .lm_cli import run_lm
+    return run_lm(args)
+
+
 def build_parser(models=None) -> argparse.ArgumentParser:
     from ..firmware.weight_format import LANE_COUNTS
     parser = argparse.ArgumentParser(prog="edgeasr", description=__doc__.split("\n")[0].strip())
@@ -145,6 +151,8 @@ def build_parser(models=None) -> argparse.ArgumentParser:
     add_stream_parser(sub, _stream)
     p = sub.add_parser("eoq", help="`eoq train`: train and calibrate the end-of-query detector (own options)")
     p.add_argument("action", choices=("train",))
+    from .lm_cli import add_lm_parser
+    add_lm_parser(sub, _lm)
 
     if models is not None:
         models.add_parser(sub)

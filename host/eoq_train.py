@@ -29,11 +29,14 @@ GRID = np.concatenate([np.round(np.arange(0.02, 0.99, 0.01), 2), [0.985, 0.99, 0
 Trace = list[tuple[float, StepInfo]]
 
 
-def decode_traces(rnnt, utts, pad_silence_s: float = 3.0, progress: bool = True) -> list[Trace]:
-    """One decoding per utterance, end-pointing off, with `pad_silence_s` of silence after it."""
+def decode_traces(rnnt, utts, pad_silence_s: float = 3.0, progress: bool = True, search=None,
+                  lm=None) -> list[Trace]:
+    """One decoding per utterance, end-pointing off, with `pad_silence_s` of silence after it, by the
+    search the recognizer will run (`search`: a BeamSearchConfig, default beam 4; `lm`: its LM)."""
     from tqdm import tqdm
+    from .beam_search import BeamSearchConfig
     from .recognizer import RecognizerConfig, transcribe
-    config = RecognizerConfig(endpoint=None, speculative=None)
+    config = RecognizerConfig(search or BeamSearchConfig(), endpoint=None, speculative=None, lm=lm)
     return [transcribe(rnnt, np.concatenate([u.audio, np.zeros(int(pad_silence_s * 16000), np.float32)]),
                        config).trace
             for u in tqdm(utts, desc="decode", unit="utt", disable=not progress)]
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..models.export import load_image as load_student
     from .bench_asr import default_corpus
     from .reference_rnnt import open_decoder
-    from .transcribe_cli import default_eoq_path, default_model
+    from .transcribe_cli import add_search_options, default_eoq_path, default_model, search_config
     p = argparse.ArgumentParser(prog="edgeasr eoq train", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None)
     p.add_argument("--corpus", default=None)
@@ -126,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-early", type=float, default=0.01)
     p.add_argument("--lead-s", type=float, default=0.2)
     p.add_argument("-o", "--output", default=default_eoq_path())
+    add_search_options(p)
     args = p.parse_args(argv)
+    try:
+        search, lm = search_config(args)
+    except (OSError, ValueError) as e:
+        print(f"edgeasr eoq train: {e}", file=sys.stderr)
+        return 2
     model, corpus = args.model or default_model(), args.corpus or default_corpus()
     if not model or not corpus:
         print("edgeasr eoq train: need --model and --corpus (none found)", file=sys.stderr)
@@ -136,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgeasr eoq train: {len(utts)} utterances in {args.split}; need at least 4", file=sys.stderr)
         return 1
     with open_decoder(args.device, load_student(model)) as rnnt:
-        traces = decode_traces(rnnt, utts)
+        traces = decode_traces(rnnt, utts, search=search, lm=lm)
     ends = [u.speech_end_s if u.speech_end_s is not None else len(u.audio) / 16000 for u in utts]
     det = train_detector(traces, ends, _train_texts(corpus), args.max_early, args.lead_s)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

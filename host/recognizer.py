@@ -24,6 +24,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE_HZ
 from .beam_search import BeamSearch, BeamSearchConfig
+from .char_lm import CharNgramLM
 from .contact_rescoring import ContactRescorer
 from .context_graph import ContextGraph
 from .endpointer import FINAL, SPECULATIVE, EndpointConfig, Endpointer, trailing_silence_s
@@ -51,6 +52,7 @@ class RecognizerConfig:
     endpoint: EndpointConfig | None = FINAL               # None: the utterance ends with the audio
     speculative: EndpointConfig | None = SPECULATIVE      # None: no speculative_final
     eoq: EoqDetector | None = None                        # the trained end-of-query detector
+    lm: CharNgramLM | None = None                         # fused in the search (beam.lm_weight)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Recognizer:
         the audio clock (event times stay seconds from the start of the stream)."""
         self._start = self.rnnt.counters.totals()     # before the search's first prediction-network run
         self.rnnt.reset_encoder()
-        self.search = BeamSearch(self.rnnt, self.config.beam, self.context)
+        self.search = BeamSearch(self.rnnt, self.config.beam, self.context, self.config.lm, self.symbols)
         self.events: list[Event] = []
         self._shown = ""
         self._steps = 0

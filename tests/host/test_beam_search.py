@@ -78,3 +78,80 @@ def test_streaming_equals_whole_utterance():
 def test_config_errors():
     with pytest.raises(ValueError, match=r"^beam must be at least 1, got 0$"):
         BeamSearchConfig(beam=0)
+
+
+class ScriptedDecoder:
+    """Logits by encoder step only (enc_t is the step's one-hot row): each step strongly favours one
+    character of `script`, or, at a '|' pair, two characters with `margin` nats for the first."""
+
+    def __init__(self, steps: list[tuple[str, ...]], margin: float = 0.3):
+        from edgeasr.models.corpus.grammar import ALPHABET
+        self.logits = np.zeros((len(steps), len(ALPHABET) + 1))
+        for t, chars in enumerate(steps):
+            self.logits[t, BLANK] = 0.0
+            for i, ch in enumerate(chars):
+                self.logits[t, ALPHABET.index(ch) + 1] = 8.0 - i * margin
+        self.logits = np.round(self.logits * 256).astype(np.int64)   # the joint's 2**-8 scale
+
+    def initial_pred_state(self):
+        return PredState(np.zeros(1), np.zeros(1))
+
+    def pred_step(self, token, state):
+        return state
+
+    def joint(self, enc_t, pred_h):
+        return self.logits[int(np.argmax(enc_t))]
+
+
+def _scripted(word_steps):
+    return ScriptedDecoder(word_steps), np.eye(len(word_steps))
+
+
+def test_lm_fusion_breaks_an_acoustic_near_tie_toward_the_grammar():
+    from edgeasr.host.char_lm import CharNgramLM
+    from edgeasr.models.corpus.grammar import ALPHABET
+    lm = CharNgramLM.train(["call anne", "call anna", "call mom"] * 5, order=4)
+    steps = [("c",), ("a",), ("l",), ("l",), (" ",), ("o", "a"), ("n",), ("n",), ("e",)]
+    dec, enc = _scripted(steps)
+    text = lambda h: "".join(ALPHABET[k - 1] for k in h.tokens)
+    plain = modified_beam_search(dec, enc, BeamSearchConfig(beam=4))[0]
+    fused = modified_beam_search(dec, enc, BeamSearchConfig(beam=4, lm_weight=0.5), lm=lm, symbols=ALPHABET)[0]
+    assert text(plain) == "call onne"
+    assert text(fused) == "call anne"
+    assert fused.token_scores[5] < plain.token_scores[5]       # token scores stay acoustic
+
+
+def test_lm_weight_zero_changes_nothing():
+    from edgeasr.host.char_lm import CharNgramLM
+    from edgeasr.models.corpus.grammar import ALPHABET
+    lm = CharNgramLM.train(["call anne"], order=3)
+    dec, enc = _scripted([("c",), ("a", "o"), ("l",), ("l",)])
+    a = modified_beam_search(dec, enc, BeamSearchConfig(beam=3))
+    b = modified_beam_search(dec, enc, BeamSearchConfig(beam=3, lm_weight=0.0), lm=lm, symbols=ALPHABET)
+    assert [(h.tokens, h.log_prob) for h in a] == [(h.tokens, h.log_prob) for h in b]
+
+
+def test_fusion_scores_the_end_of_the_request():
+    """Two hypotheses equal acoustically: the one the LM lets end ("stop") beats a cut-off word."""
+    from edgeasr.host.char_lm import CharNgramLM
+    from edgeasr.models.corpus.grammar import ALPHABET
+    lm = CharNgramLM.train(["stop", "stop it"], order=4)
+    dec, enc = _scripted([("s",), ("t",), ("o",), ("p",)])
+    search = BeamSearch(dec, BeamSearchConfig(beam=2, lm_weight=1.0), lm=lm, symbols=ALPHABET)
+    for e in enc:
+        search.step(e)
+    best = search.best()
+    raw = max(h.log_prob for h in search.hyps if h.tokens == best.tokens)
+    assert best.log_prob == pytest.approx(raw + float(lm.log_probs(best.lm_context)[-1]))
+
+
+def test_lm_fusion_needs_the_models_symbols_and_sane_weights():
+    from edgeasr.host.char_lm import CharNgramLM
+    lm = CharNgramLM.train(["stop"], order=2)
+    dec, _ = _scripted([("s",)])
+    with pytest.raises(ValueError, match="are not the LM's"):
+        BeamSearch(dec, BeamSearchConfig(lm_weight=0.5), lm=lm, symbols="abc")
+    with pytest.raises(ValueError, match="lm_weight must be a finite number >= 0"):
+        BeamSearchConfig(lm_weight=-1.0)
+    with pytest.raises(ValueError, match="length_bonus must be finite"):
+        BeamSearchConfig(length_bonus=float("nan"))

@@ -31,3 +31,19 @@ def test_bench_reports_every_figure(small_student, tmp_path):
     assert out["endpointer"].startswith("rules")              # no EOQ detector given: the rules alone
     assert len(out["endpointers"]) == 5 and "rule: 2.4 s any trailing silence" in out["endpointers"]
     assert all(0 <= row["early_cutoff_rate"] <= 1 for row in out["endpointers"].values())
+
+
+def test_bench_records_the_search_it_ran(small_student, tmp_path):
+    from edgeasr.host.beam_search import BeamSearchConfig
+    from edgeasr.host.char_lm import CharNgramLM
+    write_corpus(tmp_path)
+    model = tmp_path / "student.npz"
+    save_image(small_student, str(model))
+    lm = CharNgramLM.train(["call anne", "stop"], order=3)
+    out = run_bench_asr(str(model), str(tmp_path), "test", device="golden", lanes=8, pad_silence_s=0.5,
+                        progress=False, search=BeamSearchConfig(beam=2, lm_weight=0.4, length_bonus=0.5),
+                        lm=lm, lm_path="tiny.npz")
+    assert (out["beam"], out["lm"], out["lm_weight"], out["length_bonus"]) == (2, "tiny.npz", 0.4, 0.5)
+    plain = run_bench_asr(str(model), str(tmp_path), "test", device="golden", lanes=8, pad_silence_s=0.5,
+                          progress=False)
+    assert (plain["beam"], plain["lm"], plain["lm_weight"]) == (4, None, 0.0)

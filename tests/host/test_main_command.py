@@ -4,6 +4,7 @@ import json
 import os
 
 from edgeasr.host import cli
+from edgeasr.host.lm_cli import default_lm_path
 from edgeasr.host.transcribe_cli import default_eoq_path, default_model
 
 EXAMPLE = os.path.join(os.path.dirname(cli.__file__), "examples", "turn_on_the_kitchen_lights.wav")
@@ -13,6 +14,7 @@ def test_committed_artifacts_are_the_defaults():
     model = default_model()
     assert model is not None and model.endswith(os.path.join("models", "artifacts", "student_q4s.npz")), model
     assert os.path.exists(default_eoq_path())
+    assert os.path.exists(default_lm_path())
 
 
 def test_main_command_prints_events_and_nbest(capsys):
