@@ -10,8 +10,12 @@ utterance. Scores are natural-log probabilities from a log-softmax over the join
 With a `CharNgramLM` (`host.char_lm`), shallow fusion: every emitted character also scores
 `lm_weight` times its LM log-probability plus `length_bonus` (which offsets the LM's pull toward
 short outputs), and `nbest()` adds `lm_weight` times the LM's end-of-request log-probability, so a
-hypothesis that stops mid-word ranks lower. The fusion runs on the host; the device's work and
-results are unchanged.
+hypothesis that stops mid-word ranks lower. With `ilm_weight`, each character also loses that weight
+times its internal-LM log-probability (the joint with a zero encoder input, over the non-blank
+tokens: what the prediction network alone predicts; Meng et al., "Internal language model
+estimation for domain-adaptive end-to-end speech recognition", 2021), so the two language models
+are not counted twice. That costs one joint run per prediction step on the device; the rest of
+the fusion runs on the host.
 
 A `Decoder` is anything with `initial_pred_state()`, `pred_step(token, state)` and
 `joint(enc_t, pred_h)` (e.g. `host.nep_rnnt.NepRnnt`). With a `ContextGraph`, every extension's
@@ -36,6 +40,8 @@ LOGIT_SCALE = 2.0 ** -8          # joint output format (firmware.compiler.LOGIT_
 
 
 class Decoder(Protocol):
+    enc_hidden: int                         # the joint's encoder input size (used by ilm_weight)
+
     def initial_pred_state(self): ...
     def pred_step(self, token: int, state): ...
     def joint(self, enc_t: np.ndarray, pred_h: np.ndarray) -> np.ndarray: ...
@@ -47,6 +53,7 @@ class BeamSearchConfig:
     temperature: float = 1.0      # logits are divided by it before the log-softmax
     lm_weight: float = 0.0        # shallow fusion: weight of the LM's log-probabilities (needs an LM)
     length_bonus: float = 0.0     # added per emitted character while an LM is fused
+    ilm_weight: float = 0.0       # internal-LM subtraction while an LM is fused
 
     def __post_init__(self):
         if self.beam < 1:
@@ -57,6 +64,8 @@ class BeamSearchConfig:
             raise ValueError(f"lm_weight must be a finite number >= 0, got {self.lm_weight}")
         if not math.isfinite(self.length_bonus):
             raise ValueError(f"length_bonus must be finite, got {self.length_bonus}")
+        if not (math.isfinite(self.ilm_weight) and self.ilm_weight >= 0):
+            raise ValueError(f"ilm_weight must be a finite number >= 0, got {self.ilm_weight}")
 
 
 @dataclass
@@ -68,6 +77,7 @@ class Hypothesis:
     state: object = None                    # decoder (prediction network) state after `tokens`
     context_state: int = 0                  # ContextGraph state (0 = root, or no biasing)
     lm_context: str = ""                    # the fused LM's context (its last order - 1 characters)
+    ilm: np.ndarray | None = None           # internal-LM log-probs of the next non-blank token (ilm_weight)
 
     @property
     def key(self) -> tuple[int, ...]:
@@ -105,8 +115,15 @@ class BeamSearch:
         start = self.decoder.pred_step(BLANK, self.decoder.initial_pred_state())
         ctx = self.context.start_state if self.context is not None else 0
         lm_ctx = self.lm.initial_context() if self.lm is not None else ""
-        self.hyps: list[Hypothesis] = [Hypothesis((), 0.0, state=start, context_state=ctx, lm_context=lm_ctx)]
+        self.hyps: list[Hypothesis] = [Hypothesis((), 0.0, state=start, context_state=ctx, lm_context=lm_ctx,
+                                                  ilm=self._internal_lm(start))]
         self.t = 0
+
+    def _internal_lm(self, state) -> np.ndarray | None:
+        if self.lm is None or not self.config.ilm_weight:
+            return None
+        logits = self.decoder.joint(np.zeros(self.decoder.enc_hidden, np.int64), state.h)
+        return log_softmax(np.asarray(logits)[1:], self.config.temperature)
 
     def step(self, enc_t: np.ndarray) -> None:
         candidates: dict[tuple[int, ...], Hypothesis] = {}
@@ -114,7 +131,7 @@ class BeamSearch:
         for h in self.hyps:
             lp = log_softmax(self.decoder.joint(enc_t, h.state.h), self.config.temperature)
             bonus, moves = self._context_moves(h.context_state, len(lp))
-            bonus = bonus + self._lm_scores(h.lm_context, len(lp))
+            bonus = bonus + self._lm_scores(h, len(lp))
             for k in np.argsort(-(lp + bonus), kind="stable")[: self.config.beam + 1]:
                 scored.append((h.log_prob + float(lp[k] + bonus[k]), int(k), h, float(lp[k]), moves[k]))
         scored.sort(key=lambda s: -s[0])
@@ -133,6 +150,7 @@ class BeamSearch:
         for h in survivors:
             if isinstance(h.state, Hypothesis):
                 h.state = self.decoder.pred_step(h.tokens[-1], h.state.state)
+                h.ilm = self._internal_lm(h.state)
         self.hyps = survivors
         self.t += 1
 
@@ -147,11 +165,13 @@ class BeamSearch:
                 bonus[k], moves[k] = self.context.step(state, k)
         return bonus, moves
 
-    def _lm_scores(self, lm_context: str, vocab: int) -> np.ndarray:
+    def _lm_scores(self, h: Hypothesis, vocab: int) -> np.ndarray:
         """Per token: the LM fusion's score delta (0 for blank, and everywhere without an LM)."""
         scores = np.zeros(vocab)
         if self.lm is not None:
-            scores[1:] = self.config.lm_weight * self.lm.log_probs(lm_context)[:vocab - 1] + self.config.length_bonus
+            scores[1:] = self.config.lm_weight * self.lm.log_probs(h.lm_context)[:vocab - 1] + self.config.length_bonus
+            if h.ilm is not None:
+                scores[1:] -= self.config.ilm_weight * h.ilm
         return scores
 
     def nbest(self, n: int | None = None) -> list[Hypothesis]:

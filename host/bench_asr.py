@@ -126,6 +126,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
         "utterances": len(utts), "device": device, "lanes": lanes, "beam": search.beam,
         "lm": lm_path if lm is not None else None, "lm_weight": search.lm_weight if lm is not None else 0.0,
         "length_bonus": search.length_bonus if lm is not None else 0.0,
+        "lm_ilm_weight": search.ilm_weight if lm is not None else 0.0,
         "endpointer": "eoq detector + rules" if eoq else "rules (1.2 s after a token, 2.4 s any)",
         "wer": round(float(jiwer.wer(refs, hyps)), 4) if refs else None,
         "cycles_per_audio_s": round(cycles / max(audio_s, 1e-9)),

@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                              search=search, lm=lm)
     from .lm_cli import default_lm_path
     out.update(model=model, device=args.device, beam=search.beam, lm=(args.lm or default_lm_path()) if lm else None,
-               lm_weight=search.lm_weight, length_bonus=search.length_bonus)
+               lm_weight=search.lm_weight, length_bonus=search.length_bonus, lm_ilm_weight=search.ilm_weight)
     for k, v in out.items():
         print(f"  {k:<28} {v}")
     if args.json:

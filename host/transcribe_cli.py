@@ -24,6 +24,7 @@ DEVICES = ("golden", "verilator")
 DEFAULT_BEAM = 16
 DEFAULT_LM_WEIGHT = 0.4
 DEFAULT_LENGTH_BONUS = 0.6
+DEFAULT_ILM_WEIGHT = 0.2
 
 
 def device_spec(text: str) -> str:
@@ -67,7 +68,8 @@ def search_config(args):
     if path != "none" and args.lm_weight > 0 and (args.lm is not None or os.path.exists(path)):
         lm = CharNgramLM.load(path)
     weight = args.lm_weight if lm is not None else 0.0
-    return BeamSearchConfig(beam=args.beam, lm_weight=weight, length_bonus=args.length_bonus if lm else 0.0), lm
+    return BeamSearchConfig(beam=args.beam, lm_weight=weight, length_bonus=args.length_bonus if lm else 0.0,
+                            ilm_weight=args.lm_ilm_weight if lm else 0.0), lm
 
 
 def recognizer_config(args):
@@ -94,6 +96,9 @@ def add_search_options(p) -> None:
                    help=f"weight of the LM's log-probabilities (default {DEFAULT_LM_WEIGHT}; 0: no LM)")
     p.add_argument("--length-bonus", type=float, default=DEFAULT_LENGTH_BONUS,
                    help=f"score per emitted character while an LM is fused (default {DEFAULT_LENGTH_BONUS})")
+    p.add_argument("--lm-ilm-weight", type=float, default=DEFAULT_ILM_WEIGHT,
+                   help="weight of the internal-LM subtraction while an LM is fused (one more joint run per "
+                        f"prediction step; default {DEFAULT_ILM_WEIGHT})")
 
 
 def _add_endpointer_options(p) -> None:

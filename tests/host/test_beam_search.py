@@ -92,6 +92,7 @@ class ScriptedDecoder:
             for i, ch in enumerate(chars):
                 self.logits[t, ALPHABET.index(ch) + 1] = 8.0 - i * margin
         self.logits = np.round(self.logits * 256).astype(np.int64)   # the joint's 2**-8 scale
+        self.enc_hidden = len(steps)
 
     def initial_pred_state(self):
         return PredState(np.zeros(1), np.zeros(1))
@@ -155,3 +156,24 @@ def test_lm_fusion_needs_the_models_symbols_and_sane_weights():
         BeamSearchConfig(lm_weight=-1.0)
     with pytest.raises(ValueError, match="length_bonus must be finite"):
         BeamSearchConfig(length_bonus=float("nan"))
+
+
+def test_one_fused_step_scores_acoustics_lm_bonus_and_internal_lm():
+    """The token's score after one step: log P(c | enc) + w_lm log P_lm(c) + bonus - w_ilm log P_ilm(c),
+    with the internal LM from the joint on a zero encoder input."""
+    from edgeasr.host.beam_search import log_softmax
+    from edgeasr.host.char_lm import CharNgramLM
+    from edgeasr.models.corpus.grammar import ALPHABET
+    lm = CharNgramLM.train(["call anne", "stop"], order=3)
+    dec, enc = _scripted([("c", "s"), ("a",)])
+    config = BeamSearchConfig(beam=4, lm_weight=0.5, length_bonus=0.3, ilm_weight=0.2)
+    search = BeamSearch(dec, config, lm=lm, symbols=ALPHABET)
+    search.step(enc[0])
+    c = ALPHABET.index("c") + 1
+    hyp = next(h for h in search.hyps if h.tokens == (c,))
+    acoustic = log_softmax(dec.joint(enc[0], None))[c]
+    internal = log_softmax(dec.joint(np.zeros(dec.enc_hidden), None)[1:])[c - 1]
+    expected = acoustic + 0.5 * lm.log_probs(lm.initial_context())[c - 1] + 0.3 - 0.2 * internal
+    assert hyp.log_prob == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ValueError, match="ilm_weight must be a finite number >= 0"):
+        BeamSearchConfig(ilm_weight=-0.1)
