@@ -3,6 +3,7 @@
     edgeasr bench bias [--model NPZ] [--corpus DIR] [--contacts 100] [--boosts 0.5,1,1.5,2,3]
                        [--bonuses 0,2,4,6,8] [--ilm-weights 0,0.5,0.7,1] [--max-rise 0.005]
                        [--voices heldout|train] [--device reference] [--limit N] [--json FILE]
+                       [--beam 16] [--lm NPZ|none] [--lm-weight W] [--length-bonus B] [--lm-ilm-weight W]
 
 The `rare` split names contacts the model never heard in training (`RARE_CONTACT_NAMES`, spoken
 by the held-out flite voices); the utterances without names come from the `test` split (the same
@@ -19,6 +20,8 @@ Mode and boost are tuned on the first third of the rare utterances and the first
 utterances that name no contact: the lowest tuning name-WER among the settings whose tuning no-name
 WER rises by at most `--max-rise` (ties to the smaller boost, then weight). The chosen setting is
 reported on the other two thirds of both.
+Every decoding runs the recognizer's search (the same search options as `transcribe`: by default
+beam 16 with the committed LM fused).
 name-WER: of the reference words that are contact names, the fraction substituted or deleted
 (jiwer's alignment). By default decoding runs on `host.reference_rnnt` (the integer golden model,
 bit-exact with the device); `--device golden|verilator` runs it on a NEP backend.

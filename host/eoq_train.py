@@ -2,9 +2,11 @@
 
     edgeasr eoq train [--model NPZ] [--corpus DIR] [--split dev] [--limit N] [--device reference]
                       [--max-early 0.01] [--lead-s 0.2] [-o models/artifacts/eoq.json]
+                      [--beam 16] [--lm NPZ|none] [--lm-weight W] [--length-bonus B] [--lm-ilm-weight W]
 
 Each utterance (a training-engine split: the held-out flite voices stay out) is decoded once with
-end-pointing off, padded with silence, by default on `host.reference_rnnt` (the integer golden
+end-pointing off, padded with silence, by the recognizer's search (the same search options as
+`transcribe`), by default on `host.reference_rnnt` (the integer golden
 model, bit-exact with the device and 5-10x faster than the golden device); every step becomes a labelled example (has the
 speech ended by this step?). The first half of the utterances fits the logistic regression, the
 second half calibrates the threshold: the lowest whose early cut-off rate stays within

@@ -65,7 +65,8 @@ class Event:
 @dataclass
 class Result:
     text: str
-    nbest: list[dict]             # {"text", "log_prob"}, best first
+    nbest: list[dict]             # {"text", "log_prob"}, best first; log_prob is the search's score (with LM fusion or
+                                  # biasing it includes their terms, so it can be positive)
     events: list[Event]
     lattice: Lattice
     device: dict                  # cycles, macs, skipped, encoder_steps, audio_s
