@@ -31,8 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .char_lm import EOS, CharNgramLM
-from .char_lm import ALPHABET as LM_ALPHABET
+from .char_lm import ALPHABET as LM_ALPHABET, EOS, CharNgramLM
 from .context_graph import ContextGraph
 
 BLANK = 0

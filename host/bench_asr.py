@@ -2,7 +2,7 @@
 
     python -m edgeasr.host.bench_asr [--model NPZ] [--corpus DIR] [--split test] [--limit N]
                                      [--device verilator] [--golden-check] [--json FILE]
-                                     [--beam 8] [--lm NPZ|none] [--lm-weight W] [--length-bonus B]
+                                     [--beam 16] [--lm NPZ|none] [--lm-weight W] [--length-bonus B] [--lm-ilm-weight W]
     python -m edgeasr.host.bench_asr --manifest PATH ...     (your own recordings: `host.eval_set`)
 
 Each utterance is streamed in 100 ms chunks followed by `--pad-silence-s` of silence (a microphone
@@ -68,6 +68,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
     from .nep_rnnt import NepRnnt
     from .beam_search import BeamSearchConfig
     from .recognizer import RecognizerConfig, transcribe
+    from .transcribe_cli import search_summary
 
     if manifest:
         from .eval_set import load_eval_set
@@ -77,8 +78,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
     eoq = EoqDetector.load(eoq_path) if eoq_path else None
     image = compile_student(load_student(model), CoreConfig(lanes=lanes))
     search = search or BeamSearchConfig()
-    config = RecognizerConfig(search, nbest=min(search.beam, 4), endpoint=None, speculative=None,
-                              lm=lm)                             # decode everything; end-point by replay
+    config = RecognizerConfig(search, endpoint=None, speculative=None, lm=lm)   # decode everything; end-point by replay
     refs, hyps, spec_lat, final_lat, leads, ends, traces, audios = [], [], [], [], [], [], [], []
     early = agree = n_spec = identical = 0
     lattice_bytes = audio_bytes = 0
@@ -123,10 +123,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
     out = {
         "model": model, **({"manifest": manifest, "speech_end_estimated": sum(u.boundaries_estimated for u in utts)}
                            if manifest else {"corpus": corpus, "split": split}),
-        "utterances": len(utts), "device": device, "lanes": lanes, "beam": search.beam,
-        "lm": lm_path if lm is not None else None, "lm_weight": search.lm_weight if lm is not None else 0.0,
-        "length_bonus": search.length_bonus if lm is not None else 0.0,
-        "lm_ilm_weight": search.ilm_weight if lm is not None else 0.0,
+        "utterances": len(utts), "device": device, "lanes": lanes, **search_summary(search, lm, lm_path),
         "endpointer": "eoq detector + rules" if eoq else "rules (1.2 s after a token, 2.4 s any)",
         "wer": round(float(jiwer.wer(refs, hyps)), 4) if refs else None,
         "cycles_per_audio_s": round(cycles / max(audio_s, 1e-9)),
@@ -148,7 +145,7 @@ def run_bench_asr(model: str, corpus: str, split: str = "test", limit: int | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .transcribe_cli import add_search_options, default_eoq_path, default_model, search_config
+    from .transcribe_cli import add_search_options, default_eoq_path, default_model, lm_path, search_config
     p = argparse.ArgumentParser(prog="edgeasr bench asr", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None)
     p.add_argument("--corpus", default=None)
@@ -189,11 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         print(f"edgeasr bench asr: {e}", file=sys.stderr)
         return 2
-    from .lm_cli import default_lm_path
     try:
         out = run_bench_asr(model, corpus, args.split, args.limit, args.device, args.lanes, args.pad_silence_s,
                             args.golden_check, eoq_path=eoq, manifest=args.manifest, search=search, lm=lm,
-                            lm_path=args.lm or default_lm_path())
+                            lm_path=lm_path(args))
     except EvalSetError as e:
         print(f"edgeasr bench asr: {e}", file=sys.stderr)
         return 2

@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..models.export import load_image as load_student
     from .bench_asr import default_corpus
     from .reference_rnnt import open_decoder
-    from .transcribe_cli import add_search_options, default_model, search_config
+    from .transcribe_cli import add_search_options, default_model, lm_path, search_config, search_summary
     p = argparse.ArgumentParser(prog="edgeasr bench bias", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None)
     p.add_argument("--corpus", default=None)
@@ -232,9 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                              bonuses=tuple(float(b) for b in args.bonuses.split(",")), voices=args.voices,
                              ilm_weights=tuple(float(w) for w in args.ilm_weights.split(",")),
                              search=search, lm=lm)
-    from .lm_cli import default_lm_path
-    out.update(model=model, device=args.device, beam=search.beam, lm=(args.lm or default_lm_path()) if lm else None,
-               lm_weight=search.lm_weight, length_bonus=search.length_bonus, lm_ilm_weight=search.ilm_weight)
+    out.update(model=model, device=args.device, **search_summary(search, lm, lm_path(args)))
     for k, v in out.items():
         print(f"  {k:<28} {v}")
     if args.json:

@@ -75,8 +75,9 @@ class CharNgramLM:
         """Highest-order counts as (context, symbol, count) triples; written whole (temp + rename)."""
         top = self.tables[self.order - 1]
         contexts = sorted(top)
-        rows, cols = np.nonzero(np.stack([top[c] for c in contexts]))
-        values = np.stack([top[c] for c in contexts])[rows, cols]
+        dense = np.stack([top[c] for c in contexts])
+        rows, cols = np.nonzero(dense)
+        values = dense[rows, cols]
         tmp = path + ".partial.npz"
         np.savez_compressed(tmp, version=FORMAT_VERSION, order=self.order, alphabet=ALPHABET,
                             contexts=np.array(contexts), rows=rows.astype(np.int32),

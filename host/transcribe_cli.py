@@ -57,19 +57,35 @@ def default_eoq_path() -> str:
     return _artifact("eoq.json")
 
 
+def lm_path(args) -> str | None:
+    """The LM file the search options fuse: --lm, else the committed one when present; None for
+    --lm none, --lm-weight 0 or no committed LM."""
+    from .lm_cli import default_lm_path
+    if args.lm == "none" or args.lm_weight <= 0:
+        return None
+    if args.lm is not None:
+        return args.lm
+    return default_lm_path() if os.path.exists(default_lm_path()) else None
+
+
 def search_config(args):
-    """(BeamSearchConfig, CharNgramLM or None) of --beam, --lm, --lm-weight and --length-bonus;
-    raises ValueError (a bad value, or an LM file that cannot be used)."""
+    """(BeamSearchConfig, CharNgramLM or None) of --beam, --lm, --lm-weight, --length-bonus and
+    --lm-ilm-weight; raises ValueError (a bad value, or an LM file that cannot be used)."""
     from .beam_search import BeamSearchConfig
     from .char_lm import CharNgramLM
-    from .lm_cli import default_lm_path
-    path = default_lm_path() if args.lm is None else args.lm
-    lm = None
-    if path != "none" and args.lm_weight > 0 and (args.lm is not None or os.path.exists(path)):
-        lm = CharNgramLM.load(path)
-    weight = args.lm_weight if lm is not None else 0.0
-    return BeamSearchConfig(beam=args.beam, lm_weight=weight, length_bonus=args.length_bonus if lm else 0.0,
-                            ilm_weight=args.lm_ilm_weight if lm else 0.0), lm
+    path = lm_path(args)
+    if path is None:
+        return BeamSearchConfig(beam=args.beam), None
+    return BeamSearchConfig(beam=args.beam, lm_weight=args.lm_weight, length_bonus=args.length_bonus,
+                            ilm_weight=args.lm_ilm_weight), CharNgramLM.load(path)
+
+
+def search_summary(search, lm, path: str | None) -> dict:
+    """The search a benchmark ran, for its report (the fusion's weights are 0 without an LM)."""
+    fused = lm is not None
+    return {"beam": search.beam, "lm": path if fused else None, "lm_weight": search.lm_weight if fused else 0.0,
+            "length_bonus": search.length_bonus if fused else 0.0,
+            "lm_ilm_weight": search.ilm_weight if fused else 0.0}
 
 
 def recognizer_config(args):
@@ -83,11 +99,11 @@ def recognizer_config(args):
         if args.eoq or os.path.exists(path):
             eoq = EoqDetector.load(path)
     beam, lm = search_config(args)
-    return RecognizerConfig(beam, nbest=min(args.beam, 4), eoq=eoq, lm=lm)
+    return RecognizerConfig(beam, eoq=eoq, lm=lm)
 
 
 def add_search_options(p) -> None:
-    """--beam and the LM fusion options (transcribe, stream, bench asr)."""
+    """--beam and the LM fusion options (transcribe, stream, bench asr, bench bias, eoq train)."""
     p.add_argument("--beam", type=int, default=DEFAULT_BEAM, help=f"beam width (default {DEFAULT_BEAM})")
     p.add_argument("--lm", metavar="NPZ",
                    help="character LM fused in the search (default models/artifacts/lm.npz when present; "
