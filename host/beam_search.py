@@ -19,7 +19,12 @@ the fusion runs on the host.
 
 A `Decoder` is anything with `initial_pred_state()`, `pred_step(token, state)` and
 `joint(enc_t, pred_h)` (e.g. `host.nep_rnnt.NepRnnt`). With a `ContextGraph`, every extension's
-score also gets the graph's biasing delta (`host.context_graph`). The prediction network runs once per
+score also gets the graph's biasing delta (`host.context_graph`).
+With a `ContactClass` (`host.contact_class`) and an LM trained with the name class, the LM's class
+is filled from the request's contacts: a hypothesis carries the LM's parses of its characters
+(`lm_paths`: outside the class with an LM context, or inside a name at a trie node), its LM score is
+the log-sum-exp over them, so "call " + a listed name scores the class's probability after "call "
+times the name's share of the list, and a spelling that leaves every name drops those parses. The prediction network runs once per
 surviving extension (at most `beam` runs per encoder step), never for pruned candidates.
 """
 
@@ -31,11 +36,15 @@ from typing import Protocol
 
 import numpy as np
 
-from .char_lm import ALPHABET as LM_ALPHABET, EOS, CharNgramLM
+from .char_lm import ALPHABET as LM_ALPHABET, BOS, CLASS, CLASS_INDEX, EOS, CharNgramLM
+from .contact_class import ROOT, ContactClass
 from .context_graph import ContextGraph
 
 BLANK = 0
 LOGIT_SCALE = 2.0 ** -8          # joint output format (firmware.compiler.LOGIT_FRAC_BITS)
+OUTSIDE = -1                     # an LM parse outside the contact class
+MAX_LM_PATHS = 4                 # LM parses kept per hypothesis (the likeliest) ...
+LM_PATH_BEAM = 12.0              # ... within this many nats of the best
 
 
 class Decoder(Protocol):
@@ -75,12 +84,21 @@ class Hypothesis:
     token_scores: tuple[float, ...] = ()    # log-prob of each emitted token (its acoustic evidence)
     state: object = None                    # decoder (prediction network) state after `tokens`
     context_state: int = 0                  # ContextGraph state (0 = root, or no biasing)
-    lm_context: str = ""                    # the fused LM's context (its last order - 1 characters)
+    # The fused LM's parses: (context, contact-class node or OUTSIDE, log-prob relative to the best).
+    # Outside the class the context is the LM's last order - 1 characters; inside, the context
+    # after the class symbol, for when the name ends.
+    lm_paths: tuple[tuple[str, int, float], ...] = ()
+    name_slot: float = 0.0                  # P(the current word is a contact's name), with a ContactClass
     ilm: np.ndarray | None = None           # internal-LM log-probs of the next non-blank token (ilm_weight)
 
     @property
     def key(self) -> tuple[int, ...]:
         return self.tokens
+
+    @property
+    def lm_context(self) -> str:
+        """The LM context of the likeliest parse."""
+        return self.lm_paths[0][0] if self.lm_paths else ""
 
     def merge(self, other: "Hypothesis") -> None:
         """Fold `other` (same tokens) into self: probabilities add (log-sum-exp); the timestamps and
@@ -107,14 +125,17 @@ class BeamSearch:
     context: ContextGraph | None = None       # shallow-fusion biasing toward its phrases
     lm: CharNgramLM | None = None             # shallow-fusion language model (config.lm_weight)
     symbols: str = ""                         # token k's character is symbols[k - 1] (needed with an LM)
+    contacts: ContactClass | None = None      # the LM class's names (needs an LM trained with the class)
 
     def __post_init__(self):
         if self.lm is not None and self.symbols != LM_ALPHABET:
             raise ValueError(f"LM fusion: the model's symbols {self.symbols!r} are not the LM's {LM_ALPHABET!r}")
+        if self.contacts is not None and (self.lm is None or not self.lm.has_class):
+            raise ValueError("class-based contacts need a fused LM trained with the name class (edgeasr lm build)")
         start = self.decoder.pred_step(BLANK, self.decoder.initial_pred_state())
         ctx = self.context.start_state if self.context is not None else 0
-        lm_ctx = self.lm.initial_context() if self.lm is not None else ""
-        self.hyps: list[Hypothesis] = [Hypothesis((), 0.0, state=start, context_state=ctx, lm_context=lm_ctx,
+        paths = ((self.lm.initial_context(), OUTSIDE, 0.0),) if self.lm is not None else ()
+        self.hyps: list[Hypothesis] = [Hypothesis((), 0.0, state=start, context_state=ctx, lm_paths=paths,
                                                   ilm=self._internal_lm(start))]
         self.t = 0
 
@@ -138,9 +159,11 @@ class BeamSearch:
             if k == BLANK:
                 new = replace(h, log_prob=total)
             else:
-                lm_ctx = self.lm.extend(h.lm_context, self.symbols[k - 1]) if self.lm is not None else ""
+                paths = self._advance_lm(h.lm_paths, k) if self.lm is not None else ()
+                slot = self._name_slot(h) if self.contacts is not None and self.symbols[k - 1] != " " else 0.0
                 new = Hypothesis(h.tokens + (k,), total, h.timestamps + (self.t,), h.token_scores + (lp_k,),
-                                 state=h, context_state=ctx, lm_context=lm_ctx)  # state: the parent, stepped below
+                                 state=h, context_state=ctx, lm_paths=paths,
+                                 name_slot=slot)  # state: the parent, stepped below
             if new.key in candidates:
                 candidates[new.key].merge(new)
             else:
@@ -168,10 +191,93 @@ class BeamSearch:
         """Per token: the LM fusion's score delta (0 for blank, and everywhere without an LM)."""
         scores = np.zeros(vocab)
         if self.lm is not None:
-            scores[1:] = self.config.lm_weight * self.lm.log_probs(h.lm_context)[:vocab - 1] + self.config.length_bonus
+            lm, inside = self._lm_log_probs(h.lm_paths, vocab - 1)
+            scores[1:] = self.config.lm_weight * lm + self.config.length_bonus
             if h.ilm is not None:
                 scores[1:] -= self.config.ilm_weight * h.ilm
+                if inside is not None:       # a listed name's characters, where the LM expects a name
+                    scores[1:] -= self.contacts.ilm_weight * self._name_slot(h) * inside * self._name_ilm(h)
         return scores
+
+    def _name_ilm(self, h: Hypothesis) -> np.ndarray:
+        """The internal LM's log-probabilities renormalized over the characters that continue a
+        listed name from the likeliest parse in the class (or start one, at a word start):
+        log P_ilm(c | c continues a name); 0 where none does (they get no share anyway)."""
+        inside = [(lp, node) for _, node, lp in h.lm_paths if node != OUTSIDE]
+        node = max(inside)[1] if inside else ROOT
+        allowed = self.contacts.child[node] >= 0
+        if not allowed.any():
+            return np.zeros_like(h.ilm)
+        return np.where(allowed, h.ilm - _logsumexp(h.ilm[allowed]), 0.0)
+
+    def _at_word_start(self, context: str) -> bool:
+        return self.contacts is not None and context[-1:] in (" ", BOS)
+
+    def _name_slot(self, h: Hypothesis) -> float:
+        """The LM's probability that the word being spelled (or starting now) is a contact's name:
+        P(class | the context before the word), from the parse outside the class."""
+        context = next(c for c, node, _ in h.lm_paths if node == OUTSIDE)
+        return float(np.exp(self.lm.log_probs(context)[CLASS_INDEX])) if self._at_word_start(context) else h.name_slot
+
+    def _lm_log_probs(self, paths, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(log P_lm(next character | the hypothesis' characters) for the n characters, summed over
+        the parses; the share of that probability which starts or continues a listed name, or None
+        with one parse and no class: then the n-gram's distribution itself)."""
+        if len(paths) == 1 and paths[0][1] == OUTSIDE and not self._at_word_start(paths[0][0]):
+            return self.lm.log_probs(paths[0][0])[:n], None
+        parts, names = [], [np.full(n, -np.inf)]
+        for context, node, lp in paths:
+            if node == OUTSIDE:
+                dist = self.lm.log_probs(context)
+                parts.append(lp + dist[:n])
+                if self._at_word_start(context):
+                    names.append(lp + dist[CLASS_INDEX] + self.contacts.entry_log_probs[:n])
+            else:
+                names.append(lp + self.contacts.next_log_probs[node, :n])
+                if self.contacts.end_log_prob[node] > -np.inf:
+                    parts.append(lp + self.contacts.end_log_prob[node] + self.lm.log_probs(context)[:n])
+        name = np.logaddexp.reduce(np.stack(names), axis=0)
+        total = np.logaddexp(np.logaddexp.reduce(np.stack(parts), axis=0), name)
+        return total - _logsumexp([lp for _, _, lp in paths]), np.exp(name - total)
+
+    def _advance_lm(self, paths, k: int) -> tuple[tuple[str, int, float], ...]:
+        """The parses after emitting token k: merged when equal, the likeliest `MAX_LM_PATHS` within
+        `LM_PATH_BEAM` nats kept (and the likeliest parse outside the class, always: it never dies,
+        so neither does the hypothesis), log-probs relative to the best."""
+        i, ch = k - 1, self.symbols[k - 1]
+        out: dict[tuple[str, int], float] = {}
+
+        def add(key, value):
+            out[key] = np.logaddexp(out[key], value) if key in out else value
+        for context, node, lp in paths:
+            if node == OUTSIDE:
+                dist = self.lm.log_probs(context)
+                add((self.lm.extend(context, ch), OUTSIDE), lp + dist[i])
+                if self._at_word_start(context) and self.contacts.child[ROOT, i] >= 0:
+                    add((self.lm.extend(context, CLASS), int(self.contacts.child[ROOT, i])),
+                        lp + dist[CLASS_INDEX] + self.contacts.entry_log_probs[i])
+            else:
+                if self.contacts.child[node, i] >= 0:
+                    add((context, int(self.contacts.child[node, i])), lp + self.contacts.next_log_probs[node, i])
+                if self.contacts.end_log_prob[node] > -np.inf:
+                    add((self.lm.extend(context, ch), OUTSIDE),
+                        lp + self.contacts.end_log_prob[node] + self.lm.log_probs(context)[i])
+        ranked = sorted(out.items(), key=lambda kv: -kv[1])
+        best = ranked[0][1]
+        kept = [kv for kv in ranked[:MAX_LM_PATHS] if kv[1] >= best - LM_PATH_BEAM]
+        if all(n != OUTSIDE for (_, n), _ in kept):      # every parse holds one outside (induction)
+            kept = kept[:MAX_LM_PATHS - 1] + [next(kv for kv in ranked if kv[0][1] == OUTSIDE)]
+        return tuple((c, n, float(v - best)) for (c, n), v in kept)
+
+    def _lm_end_log_prob(self, paths) -> float:
+        """log P_lm(end of request | the hypothesis' characters), summed over the parses."""
+        ends = []
+        for context, node, lp in paths:
+            if node == OUTSIDE:
+                ends.append(lp + self.lm.log_probs(context)[EOS])
+            elif self.contacts.end_log_prob[node] > -np.inf:
+                ends.append(lp + self.contacts.end_log_prob[node] + self.lm.log_probs(context)[EOS])
+        return _logsumexp(ends) - _logsumexp([lp for _, _, lp in paths])
 
     def nbest(self, n: int | None = None) -> list[Hypothesis]:
         """Hypotheses, best first (log-probability plus the biasing bonus of completed phrases: an
@@ -182,19 +288,26 @@ class BeamSearch:
             hyps = [replace(h, log_prob=h.log_prob + self.context.finalize(h.context_state)) for h in hyps]
         if self.lm is not None:
             w = self.config.lm_weight
-            hyps = [replace(h, log_prob=h.log_prob + w * float(self.lm.log_probs(h.lm_context)[EOS])) for h in hyps]
+            hyps = [replace(h, log_prob=h.log_prob + w * self._lm_end_log_prob(h.lm_paths)) for h in hyps]
         return sorted(hyps, key=lambda h: -h.log_prob)[: n or len(hyps)]
 
     def best(self) -> Hypothesis:
         return self.nbest(1)[0]
 
 
+def _logsumexp(values) -> float:
+    values = np.asarray(values, np.float64)
+    if not len(values) or not np.isfinite(values.max()):
+        return -np.inf
+    return float(values.max() + np.log(np.exp(values - values.max()).sum()))
+
+
 def modified_beam_search(decoder: Decoder, enc: np.ndarray, config: BeamSearchConfig = BeamSearchConfig(),
                          context: ContextGraph | None = None, lm: CharNgramLM | None = None,
-                         symbols: str = "") -> list[Hypothesis]:
+                         symbols: str = "", contacts: ContactClass | None = None) -> list[Hypothesis]:
     """The n-best (config.beam) of a whole utterance's encoder outputs (T, H), best first."""
     assert enc.ndim == 2, enc.shape
-    search = BeamSearch(decoder, config, context, lm, symbols)
+    search = BeamSearch(decoder, config, context, lm, symbols, contacts)
     for enc_t in enc:
         search.step(enc_t)
     return search.nbest()

@@ -2,7 +2,8 @@
 
     edgeasr bench bias [--model NPZ] [--corpus DIR] [--contacts 100] [--boosts 0.5,1,1.5,2,3]
                        [--bonuses 0,2,4,6,8] [--ilm-weights 0,0.5,0.7,1] [--max-rise 0.005]
-                       [--voices heldout|train] [--device reference] [--limit N] [--json FILE]
+                       [--class-ilm-weights 1,2] [--voices heldout|train] [--device reference]
+                       [--limit N] [--json FILE]
                        [--beam 16] [--lm NPZ|none] [--lm-weight W] [--length-bonus B] [--lm-ilm-weight W]
 
 The `rare` split names contacts the model never heard in training (`RARE_CONTACT_NAMES`, spoken
@@ -10,7 +11,10 @@ by the held-out flite voices); the utterances without names come from the `test`
 voices). `--voices train` measures the same kind of sentences spoken by the training voices
 (`rare_train`, and `dev` for the utterances without names): biasing apart from the voices.
 The contact list holds all of them plus training first names up to `--contacts` entries (seeded).
-Three biasing modes: shallow fusion `open` (a name is boosted wherever a word starts) and `carriers`
+Four biasing modes: `class`, the contact list as the fused LM's name class (`contact_class`; only
+with an LM built with the class, `edgeasr lm build --class-fraction 0.5`), with an internal-LM
+weight on the names from `--class-ilm-weights`;
+shallow fusion `open` (a name is boosted wherever a word starts) and `carriers`
 (only right after a carrier phrase of contact requests, `CONTACT_CARRIERS`), each with a boost per
 character from `--boosts`; and `rescore`, the second pass of `contact_rescoring` on the slots after
 a `RESCORE_CARRIERS` word or at a word outside the grammar's vocabulary, with a contact prior from `--bonuses` and an internal-LM correction
@@ -95,14 +99,17 @@ def _with_split(corpus: str, split: str, progress: bool) -> str:
 
 def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5, 2.0, 3.0), limit: int | None = None,
                    max_rise: float = 0.005, progress: bool = True, bonuses=(0.0, 2.0, 4.0, 6.0, 8.0),
-                   voices: str = "heldout", ilm_weights=(0.0, 0.5, 0.7, 1.0), search=None, lm=None) -> dict:
-    """`search`: the BeamSearchConfig of every decoding (default beam 4, no LM); `lm`: its fused LM."""
+                   voices: str = "heldout", ilm_weights=(0.0, 0.5, 0.7, 1.0), search=None, lm=None,
+                   class_ilm_weights=(1.0, 2.0)) -> dict:
+    """`search`: the BeamSearchConfig of every decoding (default beam 4, no LM); `lm`: its fused LM
+    (the `class` settings run when it was built with the contact class)."""
     import jiwer
     from tqdm import tqdm
     from ..models.corpus.build import load_split
     from ..models.corpus.grammar import vocabulary
     from ..models.corpus.lexicon import CONTACT_NAMES
     from ..models.rnnt import decode_tokens
+    from .contact_class import ContactClass
     from .contact_rescoring import ContactRescorer
     from .context_graph import ContextGraph
     from .beam_search import BeamSearchConfig
@@ -141,6 +148,9 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
             rescorer = ContactRescorer(names, RESCORE_CARRIERS, _symbols(), boost, ilm_weight=ilm,
                                        vocabulary=vocabulary())
             return [decode_tokens(rescorer.rescore(rnnt, *unbiased(u))[0]) for u in bar]
+        if mode == "class":
+            contacts = ContactClass.from_text(names, _symbols(), boost, ilm_weight=ilm)
+            return [transcribe(rnnt, u.audio, config, contacts=contacts).text for u in bar]
         if not boost:
             return [decode_tokens(unbiased(u)[0]) for u in bar]
         graph = ContextGraph.from_text(names, _symbols(), boost, modes[mode])
@@ -154,11 +164,12 @@ def run_bench_bias(rnnt, corpus: str, contacts: int = 100, boosts=(0.5, 1.0, 1.5
         return round(float(jiwer.wer([u.text for u in utts], [h if h.strip() else "<empty>" for h in hyps])), 4)
 
     off = ("open", 0.0, 0.0)
-    settings = [off] + [(m, b, 0.0) for m in modes for b in boosts] + \
+    with_class = [("class", 0.0, lam) for lam in class_ilm_weights] if lm is not None and lm.has_class else []
+    settings = [off] + with_class + [(m, b, 0.0) for m in modes for b in boosts] + \
         [("rescore", b, lam) for lam in ilm_weights for b in bonuses]
     tuning = {}
     for st in settings:
-        label = f"{st[0]} {st[1]}" + (f" ilm {st[2]}" if st[0] == "rescore" else "")
+        label = f"{st[0]} {st[1]}" + (f" ilm {st[2]}" if st[0] in ("rescore", "class") else "")
         tuning[st] = (name_wer(tune, decode(tune, st, f"tune {label}")),
                       wer(tune_plain, decode(tune_plain, st, f"tune {label}, no names")))
     within = [st for st in settings[1:] if tuning[st][1] - tuning[off][1] <= max_rise]
@@ -203,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="contact priors of the rescoring pass to tune over, natural log per name")
     p.add_argument("--ilm-weights", default="0,0.5,0.7,1",
                    help="internal-LM correction weights of the rescoring pass to tune over")
+    p.add_argument("--class-ilm-weights", default="1,2",
+                   help="internal-LM weights on the listed names of the class mode to tune over")
     p.add_argument("--max-rise", type=float, default=0.005,
                    help="largest tuning rise of the no-name WER a setting may cause (default 0.005)")
     p.add_argument("--voices", default="heldout", choices=sorted(VOICES),
@@ -231,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         out = run_bench_bias(rnnt, corpus, args.contacts, boosts, args.limit, args.max_rise,
                              bonuses=tuple(float(b) for b in args.bonuses.split(",")), voices=args.voices,
                              ilm_weights=tuple(float(w) for w in args.ilm_weights.split(",")),
-                             search=search, lm=lm)
+                             search=search, lm=lm,
+                             class_ilm_weights=tuple(float(w) for w in args.class_ilm_weights.split(",")))
     out.update(model=model, device=args.device, **search_summary(search, lm, lm_path(args)))
     for k, v in out.items():
         print(f"  {k:<28} {v}")

@@ -1,12 +1,16 @@
 """`edgeasr lm build`: the character LM fused in the beam search (`host.char_lm`).
 
     edgeasr lm build [-o models/artifacts/lm.npz] [--order 8] [--sentences 100000] [--seed N]
-                     [--text FILE] [--json]
+                     [--class-fraction F] [--text FILE] [--json]
 
 The text: `--sentences` requests drawn from the corpus grammar's training side only
 (`grammar.sentences(..., "train")`: no sentence of the held-out side, which dev, test and rare
 are made of, is ever seen; the few short commands and questions are shared by design), or the
-lines of `--text` (normalized; a line with digits is refused). Prints the characters, the n-gram
+lines of `--text` (normalized; a line with digits is refused). With `--class-fraction F` (default
+0: the committed LM), that fraction of the contact names in the grammar's requests (drawn per name)
+is replaced by the class symbol `$`, so the LM learns where a contact's name may come ("call $ on
+speaker") for the search to fill in from a contact list (`host.contact_class`, `transcribe
+--context-mode class`), and still spells out the names heard without one. Prints the characters, the n-gram
 contexts, the file's size and the perplexity per character on held-out-side requests (and, from
 the grammar, requests naming the rare contacts the grammar never uses).
 Deterministic: the same options write the same file.
@@ -22,6 +26,7 @@ import sys
 DEFAULT_ORDER = 8
 DEFAULT_SENTENCES = 100_000
 DEFAULT_SEED = 20261129
+DEFAULT_CLASS_FRACTION = 0.0
 
 
 def default_lm_path() -> str:
@@ -33,7 +38,17 @@ def _texts(args) -> list[str]:
     import numpy as np
     from ..models.corpus import grammar
     if not args.text:
-        return grammar.sentences(args.sentences, np.random.default_rng([args.seed]), "train")
+        from .char_lm import CLASS
+        requests = grammar.contact_slots(args.sentences, np.random.default_rng([args.seed]), "train")
+        coin = np.random.default_rng([args.seed, 2])
+        out = []
+        for text, slots in requests:
+            words = text.split()
+            for i in sorted(slots):
+                if coin.random() < args.class_fraction:
+                    words[i] = CLASS + ("'s" if words[i].endswith("'s") else "")
+            out.append(" ".join(words))
+        return out
     out = []
     with open(args.text, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -59,7 +74,9 @@ def run_build(args) -> dict:
     probes = {"heldout": grammar.sentences(500, rng, "heldout"), "rare_names": grammar.rare_name_sentences(200, rng)}
     return {"output": args.output, "bytes": os.path.getsize(args.output), "order": args.order,
             "texts": len(texts), "characters": sum(len(t) for t in texts), "contexts": len(lm.tables[-1]),
-            "source": args.text or f"grammar train side, {args.sentences} requests, seed {args.seed}",
+            "source": args.text or (f"grammar train side, {args.sentences} requests, seed {args.seed}, "
+                                    f"class fraction {args.class_fraction}"),
+            "class": lm.has_class,
             "perplexity_per_char": {k: round(lm.perplexity(v), 3) for k, v in probes.items()}}
 
 
@@ -71,6 +88,9 @@ def add_lm_parser(sub, func) -> None:
     p.add_argument("--sentences", type=int, default=DEFAULT_SENTENCES,
                    help=f"grammar requests to train on (default {DEFAULT_SENTENCES})")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--class-fraction", type=float, default=DEFAULT_CLASS_FRACTION,
+                   help="of the contact names in the grammar's requests, the fraction replaced by the contact class "
+                        "symbol (default 0: no class; 0.5 for class-based contact biasing)")
     p.add_argument("--text", metavar="FILE", help="train on this text instead (one request per line)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=func)
@@ -81,6 +101,9 @@ def run_lm(args) -> int:
         args.output = default_lm_path()
     if args.order < 1 or args.sentences < 1:
         print("edgeasr lm build: --order and --sentences must be at least 1", file=sys.stderr)
+        return 2
+    if not 0 <= args.class_fraction <= 1:
+        print("edgeasr lm build: --class-fraction must lie in [0, 1]", file=sys.stderr)
         return 2
     try:
         out = run_build(args)

@@ -26,6 +26,7 @@ from .audio import SAMPLE_RATE_HZ
 from .beam_search import BeamSearch, BeamSearchConfig
 from .char_lm import CharNgramLM
 from .contact_rescoring import ContactRescorer
+from .contact_class import ContactClass
 from .context_graph import ContextGraph
 from .endpointer import FINAL, SPECULATIVE, EndpointConfig, Endpointer, trailing_silence_s
 from .eoq import EoqDetector, StepInfo
@@ -86,11 +87,13 @@ class Recognizer:
 
     def __init__(self, rnnt: NepRnnt, config: RecognizerConfig = RecognizerConfig(),
                  context: ContextGraph | None = None, rescorer: ContactRescorer | None = None,
-                 keep_encodings: bool = False):
-        """`context`: shallow fusion in the search; `rescorer`: the contact slots of the final best
+                 keep_encodings: bool = False, contacts: ContactClass | None = None):
+        """`context`: shallow fusion in the search; `contacts`: the names of the fused LM's contact
+        class (`contact_class`); `rescorer`: the contact slots of the final best
         hypothesis re-scored when the utterance ends (`contact_rescoring`), from the utterance's encoder
         outputs, which are kept (as int8) for it or when `keep_encodings` is set."""
         self.rnnt, self.config, self.context, self.rescorer = rnnt, config, context, rescorer
+        self.contact_class = contacts
         self.keep_encodings = keep_encodings or rescorer is not None
         self.symbols = _symbols()
         self.step_s = step_seconds(rnnt.feature_stride)
@@ -112,7 +115,8 @@ class Recognizer:
         the audio clock (event times stay seconds from the start of the stream)."""
         self._start = self.rnnt.counters.totals()     # before the search's first prediction-network run
         self.rnnt.reset_encoder()
-        self.search = BeamSearch(self.rnnt, self.config.beam, self.context, self.config.lm, self.symbols)
+        self.search = BeamSearch(self.rnnt, self.config.beam, self.context, self.config.lm, self.symbols,
+                                 self.contact_class)
         self.events: list[Event] = []
         self._shown = ""
         self._steps = 0
@@ -201,9 +205,9 @@ class Recognizer:
 
 def transcribe(rnnt: NepRnnt, audio: np.ndarray, config: RecognizerConfig = RecognizerConfig(),
                chunk_s: float = 0.1, on_event=None, context: ContextGraph | None = None,
-               rescorer: ContactRescorer | None = None) -> Result:
+               rescorer: ContactRescorer | None = None, contacts: ContactClass | None = None) -> Result:
     """A whole 16 kHz waveform fed in `chunk_s` pieces; `on_event(event)` sees each event as it happens."""
-    rec = Recognizer(rnnt, config, context, rescorer)
+    rec = Recognizer(rnnt, config, context, rescorer, contacts=contacts)
     step = max(1, int(chunk_s * SAMPLE_RATE_HZ))
     for i in range(0, len(audio), step):
         for e in rec.accept_waveform(audio[i:i + step]):

@@ -25,6 +25,10 @@ DEFAULT_BEAM = 16
 DEFAULT_LM_WEIGHT = 0.4
 DEFAULT_LENGTH_BONUS = 0.6
 DEFAULT_ILM_WEIGHT = 0.2
+# Class-based contact biasing (`--context` with an LM built with the contact class): the weight of the
+# internal-LM correction on a listed name's characters. 1.0 moved name-WER least badly on the no-name
+# requests of the default corpus (README, "Context biasing").
+DEFAULT_CLASS_ILM_WEIGHT = 1.0
 
 
 def device_spec(text: str) -> str:
@@ -134,11 +138,19 @@ def add_transcribe_parser(sub, func) -> None:
     p.add_argument("--lanes", type=int, default=16, choices=(8, 16), help="MAC lanes when compiling (default 16)")
     add_search_options(p)
     p.add_argument("--context", metavar="FILE", help="phrases to bias toward (contacts, device names), one per line")
+    p.add_argument("--context-mode", choices=("class", "fusion"), default=None,
+                   help="class: the --context phrases fill the fused LM's contact-name class (host/contact_class.py; "
+                        "the default with an LM trained with the class); fusion: boost them wherever they match "
+                        "(host/context_graph.py; the default without such an LM)")
+    p.add_argument("--context-class-ilm", type=float, default=DEFAULT_CLASS_ILM_WEIGHT, metavar="WEIGHT",
+                   help=f"class mode: internal-LM weight on a listed name where the LM is sure a name comes "
+                        f"(default {DEFAULT_CLASS_ILM_WEIGHT})")
     p.add_argument("--context-prefixes", metavar="FILE",
                    help="carrier phrases, one per line (e.g. call, text, message from): boost --context "
                         "phrases only right after one of them")
-    p.add_argument("--context-score", type=float, default=1.0,
-                   help="biasing bonus per matched character, natural log (default 1.0; not yet tuned on data)")
+    p.add_argument("--context-score", type=float, default=None,
+                   help="fusion: biasing bonus per matched character, natural log (default 1.0); class: the log "
+                        "prior of the listed names over the LM's estimate (default 0)")
     p.add_argument("--context-rescore", type=float, metavar="BONUS", default=None,
                    help="also re-score the words after a carrier (--context-prefixes, or the built-in rescoring "
                         "carriers, bench_bias.RESCORE_CARRIERS) and the words the model was never trained on as "
@@ -279,19 +291,29 @@ def run_transcribe(args) -> int:
         if not args.json:
             print(f"[{event.time_s:7.3f} s] {event.type:<8} {event.text}")
 
-    context = rescorer = None
+    context = rescorer = contacts = None
     if args.context_rescore is not None and not args.context:
         return fail("--context-rescore needs --context (the phrases to re-score as)")
     if args.context:
         from .bench_bias import RESCORE_CARRIERS
+        from .contact_class import ContactClass
         from .contact_rescoring import ContactRescorer
         from .context_graph import ContextGraph
         from .recognizer import _symbols
+        has_class = config.lm is not None and config.lm.has_class
+        mode = args.context_mode or ("class" if has_class else "fusion")
+        if mode == "class" and not has_class:
+            return fail("--context-mode class needs a fused LM trained with the contact class (edgeasr lm build)")
         try:
             def lines(path):
                 return [line.strip() for line in open(path) if line.strip()]
             prefixes = lines(args.context_prefixes) if args.context_prefixes else None
-            context = ContextGraph.from_text(lines(args.context), _symbols(), args.context_score, prefixes)
+            if mode == "class":
+                contacts = ContactClass.from_text(lines(args.context), _symbols(), args.context_score or 0.0,
+                                                  args.context_class_ilm)
+            else:
+                score = 1.0 if args.context_score is None else args.context_score
+                context = ContextGraph.from_text(lines(args.context), _symbols(), score, prefixes)
             if args.context_rescore is not None:
                 from ..models.corpus.grammar import vocabulary
                 rescorer = ContactRescorer(lines(args.context), prefixes or RESCORE_CARRIERS, _symbols(),
@@ -302,7 +324,8 @@ def run_transcribe(args) -> int:
 
     with open_device(args.device, image.config) as dev:
         rnnt = NepRnnt(dev, image)
-        result = transcribe(rnnt, audio, config, on_event=show, context=context, rescorer=rescorer)
+        result = transcribe(rnnt, audio, config, on_event=show, context=context, rescorer=rescorer,
+                            contacts=contacts)
     result.device["backend"] = args.device
     if args.lattice:
         result.lattice.save(args.lattice)

@@ -2,7 +2,8 @@
 
 `sentences(n, rng)` draws n requests (duplicates allowed). `sentence_split(text)` assigns each
 distinct sentence to "train" or "heldout" by a stable hash, so held-out test sentences are never
-spoken in training. `rare_name_sentences` uses only `RARE_CONTACT_NAMES`.
+spoken in training. `rare_name_sentences` uses only `RARE_CONTACT_NAMES`. `contact_slots` draws
+the same requests as `sentences` and says which words name a contact (for the class-based LM).
 Text is lower case over `ALPHABET`: numbers and times are spelled out as spoken.
 """
 
@@ -192,6 +193,33 @@ def sentences(n: int, rng, split: str = "train") -> list[str]:
         s = sentence(rng)
         if len(s.split()) <= 3 or sentence_split(s) == split:
             out.append(s)
+    return out
+
+
+def _slot_marker(i: int) -> str:
+    """A letters-only word that stands for contact i and cannot occur in a request."""
+    return "zqx" + chr(ord("a") + i // 26 % 26) + chr(ord("a") + i % 26) + "x" * (i // 676) + "xqz"
+
+
+def contact_slots(n: int, rng, split: str = "train") -> list[tuple[str, frozenset[int]]]:
+    """What `sentences(n, rng, split)` draws (the same requests for the same rng), each with the
+    indices of its words that name a contact ("mary" in "call mary smith", "mary's" in "what's
+    mary's number"); a name that is also an artist or a city ("bob dylan", "austin") is no slot.
+    Each request is drawn twice from the same generator state, the second time with every contact
+    name replaced by a marker word: the grammar's choices are by index, so the two agree word for word."""
+    names = list(lx.CONTACT_NAMES)
+    marked_names = [_slot_marker(i) for i in range(len(names))]
+    markers = set(marked_names)
+    out = []
+    while len(out) < n:
+        twin = np.random.default_rng()
+        twin.bit_generator.state = rng.bit_generator.state
+        s = sentence(rng, names)
+        marked = sentence(twin, marked_names).split()
+        words = s.split()
+        assert len(marked) == len(words), (s, marked)
+        if len(words) <= 3 or sentence_split(s) == split:
+            out.append((s, frozenset(i for i, w in enumerate(marked) if w.removesuffix("'s") in markers)))
     return out
 
 

@@ -134,7 +134,7 @@ def test_lm_weight_zero_changes_nothing():
 
 def test_fusion_scores_the_end_of_the_request():
     """Two hypotheses equal acoustically: the one the LM lets end ("stop") beats a cut-off word."""
-    from edgeasr.host.char_lm import CharNgramLM
+    from edgeasr.host.char_lm import EOS, CharNgramLM
     from edgeasr.models.corpus.grammar import ALPHABET
     lm = CharNgramLM.train(["stop", "stop it"], order=4)
     dec, enc = _scripted([("s",), ("t",), ("o",), ("p",)])
@@ -143,7 +143,7 @@ def test_fusion_scores_the_end_of_the_request():
         search.step(e)
     best = search.best()
     raw = max(h.log_prob for h in search.hyps if h.tokens == best.tokens)
-    assert best.log_prob == pytest.approx(raw + float(lm.log_probs(best.lm_context)[-1]))
+    assert best.log_prob == pytest.approx(raw + float(lm.log_probs(best.lm_context)[EOS]))
 
 
 def test_lm_fusion_needs_the_models_symbols_and_sane_weights():

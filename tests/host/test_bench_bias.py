@@ -43,3 +43,23 @@ def test_bench_tunes_mode_and_boost_within_the_no_name_budget(small_student):
     best = min(allowed, key=lambda k: (rows[k]["name_wer"], k[1], k[2]))
     assert (out["mode"], out["boost"], out["ilm_weight"]) == best
     assert out["no_name_utterances"] > 0 and 0 <= out["name_wer_with_list"] <= 1
+
+
+def test_an_lm_with_the_contact_class_adds_the_class_settings(small_student):
+    import numpy as np
+    from edgeasr.host.beam_search import BeamSearchConfig
+    from edgeasr.host.bench_bias import run_bench_bias
+    from edgeasr.host.char_lm import CLASS, CharNgramLM
+    from edgeasr.host.reference_rnnt import ReferenceRnnt
+    from edgeasr.models.corpus import grammar
+    from edgeasr.models.corpus.build import CorpusConfig, build_corpus
+    corpus = build_corpus(CorpusConfig.tiny(0), progress=False)
+    texts = [" ".join(CLASS if i in slots else w for i, w in enumerate(text.split()))
+             for text, slots in grammar.contact_slots(2000, np.random.default_rng([1]))]
+    lm = CharNgramLM.train(texts, order=5)
+    out = run_bench_bias(ReferenceRnnt(small_student), corpus, boosts=(1.0,), progress=False, bonuses=(0.0,),
+                         ilm_weights=(0.0,), class_ilm_weights=(1.0,), search=BeamSearchConfig(beam=2, lm_weight=0.3),
+                         lm=lm, limit=6, max_rise=1.0)
+    rows = {(r["mode"], r["boost"], r["ilm_weight"]): r for r in out["tuning"]}
+    assert ("class", 0.0, 1.0) in rows and 0 <= rows[("class", 0.0, 1.0)]["name_wer"] <= 1
+    assert out["mode"] is not None and 0 <= out["name_wer_with_list"] <= 1

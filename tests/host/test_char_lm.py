@@ -19,10 +19,11 @@ def lm():
 
 @pytest.mark.parametrize("context", [BOS * 3, "cal", "ll ", "zzz", "ts ", "e l"])
 def test_every_distribution_sums_to_one_and_has_no_zero(lm, context):
+    """(An LM trained without the contact class gives the class probability 0.)"""
     p = np.exp(lm.log_probs(context))
     assert p.shape == (SIZE,)
     assert abs(p.sum() - 1.0) < 1e-12
-    assert p.min() > 0
+    assert p[:EOS + 1].min() > 0
 
 
 def test_bigram_kneser_ney_by_hand():
@@ -31,8 +32,9 @@ def test_bigram_kneser_ney_by_hand():
     lm = CharNgramLM.train(["ab", "ab", "b"], order=2)
     d1, d0 = lm.discounts[1], lm.discounts[0]
     b = grammar.ALPHABET.index("b")
-    # continuation counts: a <- {^}, b <- {a, ^}, EOS <- {b}: 4 types over SIZE symbols
-    p_cont_b = (2 - d0) / 4 + d0 * 3 / 4 / SIZE
+    # continuation counts: a <- {^}, b <- {a, ^}, EOS <- {b}: 4 types over SIZE - 1 symbols (the
+    # characters and EOS: no contact class in this text)
+    p_cont_b = (2 - d0) / 4 + d0 * 3 / 4 / (SIZE - 1)
     expected = (2 - d1) / 2 + d1 * 1 / 2 * p_cont_b
     assert math.isclose(math.exp(lm.log_probs("a")[b]), expected, rel_tol=1e-12)
     assert lm.log_probs("b")[EOS] > lm.log_probs("b")[b]
@@ -103,3 +105,24 @@ def test_bad_files_are_refused_by_name(lm, tmp_path):
         np.savez(bad, **{**fields, **change})
         with pytest.raises(CharLmError, match=message):
             CharNgramLM.load(str(bad))
+
+
+def test_the_name_class_is_a_word_of_its_own():
+    from edgeasr.host.char_lm import CLASS, CLASS_INDEX
+    lm = CharNgramLM.train([f"call {CLASS}", f"what's {CLASS}'s number", "call mom"], order=4)
+    assert lm.has_class and not CharNgramLM.train(TEXTS, order=4).has_class
+    assert lm.log_probs("ll ")[CLASS_INDEX] > math.log(0.3)              # half the calls name the class
+    assert lm.sentence_log_prob(f"call {CLASS}") < 0
+    with pytest.raises(ValueError, match="word of its own"):
+        CharNgramLM.train([f"call x{CLASS}"], order=3)
+
+
+def test_only_an_lm_with_the_class_is_written_as_version_2(lm, tmp_path):
+    from edgeasr.host.char_lm import CLASS, CLASS_INDEX
+    plain, with_class = str(tmp_path / "plain.npz"), str(tmp_path / "class.npz")
+    lm.save(plain)
+    CharNgramLM.train([f"call {CLASS}", "call mom"], order=4).save(with_class)
+    with np.load(plain) as a, np.load(with_class) as b:
+        assert int(a["version"]) == 1 and int(b["version"]) == 2
+    assert CharNgramLM.load(with_class).has_class
+    assert not CharNgramLM.load(plain).has_class and lm.log_probs("ll ")[CLASS_INDEX] == -np.inf

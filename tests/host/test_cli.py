@@ -65,3 +65,19 @@ def test_context_rescore_puts_a_listed_contact_after_the_carrier(tmp_path, capsy
     assert final[-1]["text"] == out["text"]
     for change in out["contacts"]:
         assert words[change["start"]] == change["contact"] and change["contact_log_prob"] + 100 > change["decoded_log_prob"]
+
+
+def test_context_class_mode_fills_the_lms_name_class(tmp_path, capsys):
+    """With an LM built with the contact class, --context lists its names (the default mode then);
+    the committed, plain LM refuses class mode in one line."""
+    wav = os.path.join(os.path.dirname(cli.__file__), "examples", "call_godfrey.wav")
+    contacts = tmp_path / "contacts.txt"
+    contacts.write_text("godfrey\nmary\njethro\n")
+    lm = tmp_path / "class.npz"
+    assert cli.main(["lm", "build", "-o", str(lm), "--order", "6", "--sentences", "3000", "--class-fraction", "0.5"]) == 0
+    capsys.readouterr()
+    assert cli.main(["transcribe", wav, "--device", "golden", "--context", str(contacts), "--lm", str(lm), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["text"].startswith("call "), out["text"]
+    assert cli.main(["transcribe", wav, "--device", "golden", "--context", str(contacts), "--context-mode", "class"]) == 1
+    assert "needs a fused LM trained with the contact class" in capsys.readouterr().err

@@ -134,3 +134,16 @@ def test_an_additive_split_joins_a_finished_corpus_and_changes_nothing_else(tiny
     for name in os.listdir(tiny_corpus):
         if name.startswith(ADDITIVE_SPLITS):
             assert after[name] == open(os.path.join(tiny_corpus, name), "rb").read(), name
+
+
+def test_contact_slots_are_the_same_requests_with_their_name_words_marked():
+    import numpy as np
+    from edgeasr.models.corpus import grammar
+    plain = grammar.sentences(2000, np.random.default_rng([3]))
+    marked = grammar.contact_slots(2000, np.random.default_rng([3]))
+    assert plain == [text for text, _ in marked]
+    named = [(text.split(), slots) for text, slots in marked if slots]
+    assert len(named) > 200
+    for words, slots in named:
+        assert all(words[i].removesuffix("'s") in grammar.lx.CONTACT_NAMES for i in slots)
+    assert all(not slots for text, slots in marked if text.startswith("play something by bob dylan"))
