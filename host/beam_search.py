@@ -24,8 +24,9 @@ With a `ContactClass` (`host.contact_class`) and an LM trained with the name cla
 is filled from the request's contacts: a hypothesis carries the LM's parses of its characters
 (`lm_paths`: outside the class with an LM context, or inside a name at a trie node), its LM score is
 the log-sum-exp over them, so "call " + a listed name scores the class's probability after "call "
-times the name's share of the list, and a spelling that leaves every name drops those parses. The prediction network runs once per
-surviving extension (at most `beam` runs per encoder step), never for pruned candidates.
+times the name's share of the list, and a spelling that leaves every name drops those parses.
+The prediction network runs once per surviving extension (at most `beam` runs per encoder step),
+never for pruned candidates.
 """
 
 from __future__ import annotations

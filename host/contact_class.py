@@ -20,7 +20,8 @@ meant to replace its preference among the names, not to add to it. The correctio
 LM's probability that a name starts there (P(class | "call ") is about 0.4, P(class | "turn on
 the ") about 0), so a name that fits nowhere gets none. Unnormalized, it pays each name for
 everything the internal LM finds unlikely in it, and the search turns "delete all alarms" into
-"dial aurelio".
+"dial aurelio". Measured with the committed student (README, "Context biasing"): too weak an
+acoustic model for it to reach the biasing goal, so the committed LM has no class and this is opt-in.
 """
 
 from __future__ import annotations
