@@ -152,16 +152,18 @@ class BeamSearch:
         for h in self.hyps:
             lp = log_softmax(self.decoder.joint(enc_t, h.state.h), self.config.temperature)
             bonus, moves = self._context_moves(h.context_state, len(lp))
-            bonus = bonus + self._lm_scores(h, len(lp))
+            slot = self._name_slot(h) if self.contacts is not None else 0.0
+            bonus = bonus + self._lm_scores(h, len(lp), slot)
             for k in np.argsort(-(lp + bonus), kind="stable")[: self.config.beam + 1]:
-                scored.append((h.log_prob + float(lp[k] + bonus[k]), int(k), h, float(lp[k]), moves[k]))
+                scored.append((h.log_prob + float(lp[k] + bonus[k]), int(k), h, float(lp[k]), moves[k], slot))
         scored.sort(key=lambda s: -s[0])
-        for total, k, h, lp_k, ctx in scored:
+        for total, k, h, lp_k, ctx, slot in scored:
             if k == BLANK:
                 new = replace(h, log_prob=total)
             else:
                 paths = self._advance_lm(h.lm_paths, k) if self.lm is not None else ()
-                slot = self._name_slot(h) if self.contacts is not None and self.symbols[k - 1] != " " else 0.0
+                if self.contacts is not None and self.symbols[k - 1] == " ":
+                    slot = 0.0                                          # a space ends the word
                 new = Hypothesis(h.tokens + (k,), total, h.timestamps + (self.t,), h.token_scores + (lp_k,),
                                  state=h, context_state=ctx, lm_paths=paths,
                                  name_slot=slot)  # state: the parent, stepped below
@@ -188,8 +190,9 @@ class BeamSearch:
                 bonus[k], moves[k] = self.context.step(state, k)
         return bonus, moves
 
-    def _lm_scores(self, h: Hypothesis, vocab: int) -> np.ndarray:
-        """Per token: the LM fusion's score delta (0 for blank, and everywhere without an LM)."""
+    def _lm_scores(self, h: Hypothesis, vocab: int, name_slot: float = 0.0) -> np.ndarray:
+        """Per token: the LM fusion's score delta (0 for blank, and everywhere without an LM);
+        `name_slot`: `_name_slot(h)`, with a ContactClass."""
         scores = np.zeros(vocab)
         if self.lm is not None:
             lm, inside = self._lm_log_probs(h.lm_paths, vocab - 1)
@@ -197,7 +200,7 @@ class BeamSearch:
             if h.ilm is not None:
                 scores[1:] -= self.config.ilm_weight * h.ilm
                 if inside is not None:       # a listed name's characters, where the LM expects a name
-                    scores[1:] -= self.contacts.ilm_weight * self._name_slot(h) * inside * self._name_ilm(h)
+                    scores[1:] -= self.contacts.ilm_weight * name_slot * inside * self._name_ilm(h)
         return scores
 
     def _name_ilm(self, h: Hypothesis) -> np.ndarray:
@@ -211,27 +214,28 @@ class BeamSearch:
             return np.zeros_like(h.ilm)
         return np.where(allowed, h.ilm - _logsumexp(h.ilm[allowed]), 0.0)
 
-    def _at_word_start(self, context: str) -> bool:
+    def _class_may_start(self, context: str) -> bool:
+        """With a ContactClass, at a word start (where a name may begin)."""
         return self.contacts is not None and context[-1:] in (" ", BOS)
 
     def _name_slot(self, h: Hypothesis) -> float:
         """The LM's probability that the word being spelled (or starting now) is a contact's name:
         P(class | the context before the word), from the parse outside the class."""
         context = next(c for c, node, _ in h.lm_paths if node == OUTSIDE)
-        return float(np.exp(self.lm.log_probs(context)[CLASS_INDEX])) if self._at_word_start(context) else h.name_slot
+        return float(np.exp(self.lm.log_probs(context)[CLASS_INDEX])) if self._class_may_start(context) else h.name_slot
 
     def _lm_log_probs(self, paths, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(log P_lm(next character | the hypothesis' characters) for the n characters, summed over
         the parses; the share of that probability which starts or continues a listed name, or None
         with one parse and no class: then the n-gram's distribution itself)."""
-        if len(paths) == 1 and paths[0][1] == OUTSIDE and not self._at_word_start(paths[0][0]):
+        if len(paths) == 1 and paths[0][1] == OUTSIDE and not self._class_may_start(paths[0][0]):
             return self.lm.log_probs(paths[0][0])[:n], None
         parts, names = [], [np.full(n, -np.inf)]
         for context, node, lp in paths:
             if node == OUTSIDE:
                 dist = self.lm.log_probs(context)
                 parts.append(lp + dist[:n])
-                if self._at_word_start(context):
+                if self._class_may_start(context):
                     names.append(lp + dist[CLASS_INDEX] + self.contacts.entry_log_probs[:n])
             else:
                 names.append(lp + self.contacts.next_log_probs[node, :n])
@@ -254,7 +258,7 @@ class BeamSearch:
             if node == OUTSIDE:
                 dist = self.lm.log_probs(context)
                 add((self.lm.extend(context, ch), OUTSIDE), lp + dist[i])
-                if self._at_word_start(context) and self.contacts.child[ROOT, i] >= 0:
+                if self._class_may_start(context) and self.contacts.child[ROOT, i] >= 0:
                     add((self.lm.extend(context, CLASS), int(self.contacts.child[ROOT, i])),
                         lp + dist[CLASS_INDEX] + self.contacts.entry_log_probs[i])
             else:

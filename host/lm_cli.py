@@ -34,21 +34,29 @@ def default_lm_path() -> str:
     return os.path.join(ARTIFACTS_DIR, "lm.npz")
 
 
+def with_class(requests: list[tuple[str, frozenset[int]]], fraction: float, rng) -> list[str]:
+    """Requests with their contact-name words (`grammar.contact_slots`) replaced by the class
+    symbol, each with probability `fraction` ("what's mary's number" -> "what's $'s number")."""
+    from .char_lm import CLASS
+    out = []
+    for text, slots in requests:
+        words = text.split()
+        for i in sorted(slots):
+            if rng.random() < fraction:
+                words[i] = CLASS + ("'s" if words[i].endswith("'s") else "")
+        out.append(" ".join(words))
+    return out
+
+
 def _texts(args) -> list[str]:
     import numpy as np
     from ..models.corpus import grammar
     if not args.text:
-        from .char_lm import CLASS
-        requests = grammar.contact_slots(args.sentences, np.random.default_rng([args.seed]), "train")
-        coin = np.random.default_rng([args.seed, 2])
-        out = []
-        for text, slots in requests:
-            words = text.split()
-            for i in sorted(slots):
-                if coin.random() < args.class_fraction:
-                    words[i] = CLASS + ("'s" if words[i].endswith("'s") else "")
-            out.append(" ".join(words))
-        return out
+        rng = np.random.default_rng([args.seed])
+        if not args.class_fraction:          # the same requests, each drawn once
+            return grammar.sentences(args.sentences, rng, "train")
+        return with_class(grammar.contact_slots(args.sentences, rng, "train"), args.class_fraction,
+                          np.random.default_rng([args.seed, 2]))
     out = []
     with open(args.text, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):

@@ -191,9 +191,14 @@ def sentences(n: int, rng, split: str = "train") -> list[str]:
     out = []
     while len(out) < n:
         s = sentence(rng)
-        if len(s.split()) <= 3 or sentence_split(s) == split:
+        if _in_split(s, split):
             out.append(s)
     return out
+
+
+def _in_split(text: str, split: str) -> bool:
+    """Whether `sentences(..., split)` keeps this request (short ones are in both splits)."""
+    return len(text.split()) <= 3 or sentence_split(text) == split
 
 
 def _slot_marker(i: int) -> str:
@@ -218,7 +223,7 @@ def contact_slots(n: int, rng, split: str = "train") -> list[tuple[str, frozense
         marked = sentence(twin, marked_names).split()
         words = s.split()
         assert len(marked) == len(words), (s, marked)
-        if len(words) <= 3 or sentence_split(s) == split:
+        if _in_split(s, split):
             out.append((s, frozenset(i for i, w in enumerate(marked) if w.removesuffix("'s") in markers)))
     return out
 

@@ -50,12 +50,13 @@ def test_an_lm_with_the_contact_class_adds_the_class_settings(small_student):
     from edgeasr.host.beam_search import BeamSearchConfig
     from edgeasr.host.bench_bias import run_bench_bias
     from edgeasr.host.char_lm import CLASS, CharNgramLM
+    from edgeasr.host.lm_cli import with_class
     from edgeasr.host.reference_rnnt import ReferenceRnnt
     from edgeasr.models.corpus import grammar
     from edgeasr.models.corpus.build import CorpusConfig, build_corpus
     corpus = build_corpus(CorpusConfig.tiny(0), progress=False)
-    texts = [" ".join(CLASS if i in slots else w for i, w in enumerate(text.split()))
-             for text, slots in grammar.contact_slots(2000, np.random.default_rng([1]))]
+    texts = with_class(grammar.contact_slots(2000, np.random.default_rng([1])), 1.0, np.random.default_rng([2]))
+    assert any(CLASS in t for t in texts)
     lm = CharNgramLM.train(texts, order=5)
     out = run_bench_bias(ReferenceRnnt(small_student), corpus, boosts=(1.0,), progress=False, bonuses=(0.0,),
                          ilm_weights=(0.0,), class_ilm_weights=(1.0,), search=BeamSearchConfig(beam=2, lm_weight=0.3),
