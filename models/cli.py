@@ -6,9 +6,11 @@ The main CLI (host/cli.py) calls `add_parser(subparsers)` once and, for a parsed
   edgeasr corpus [--tiny] [--seed N] [--voice-set N] [--workers N] [--json]
   edgeasr train  [--tiny] [--seed N] [--voice-set N] [--run-dir DIR] [--until STAGE] [--teacher-epochs N]
                  [--student-epochs N] [--q8-epochs N] [--q4-epochs N] [--max-steps-per-epoch N]
-                 [--feature-stride N] [--student-hidden N] [--vtlp X] [--no-data-worker] [--status] [--json]
+                 [--feature-stride N] [--student-hidden N] [--student-layers N] [--vtlp X] [--threads N]
+                 [--no-data-worker] [--status] [--json]
 `train` resumes whatever a previous call left in DIR (default data/runs/<corpus>-seed<N>), stage
-by stage and epoch by epoch, with the config saved there: options given again must agree with it.
+by stage and epoch by epoch, with the config saved there: options given again must agree with it
+(`--threads` excepted: how fast it runs, not what it makes).
 """
 
 import argparse
@@ -53,8 +55,14 @@ def add_parser(subparsers) -> None:
                    help="10 ms frames between encoder inputs, teacher and student (default 2; runs "
                         "started before the option existed used 3)")
     t.add_argument("--student-hidden", type=int, default=None,
-                   help="the student's encoder LSTM width (default 160; 192 keeps its 4-bit image under 5%% "
-                        "of the teacher's float size)")
+                   help="the student's encoder LSTM width (default 160; wider does not fit the default core's "
+                        "mask memory: 176 needs 4381 of its 4096 words)")
+    t.add_argument("--student-layers", type=int, default=None,
+                   help="the student's encoder LSTM layers (default 2; 3 at width 160 fills the default "
+                        "core's mask memory, 4061 of 4096 words, and 4.5%% of the teacher's float size)")
+    t.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default 1; an execution setting, not part of the recipe: a run "
+                        "resumes with any)")
     _add_voice_set(t)
     t.add_argument("--vtlp", type=float, default=None,
                    help="VTLP warp range, 0 for none (default 0.1; runs started before the option existed used 0)")
@@ -132,6 +140,10 @@ def _train_overrides(cfg, args):
                                   student=dataclasses.replace(cfg.student, feature_stride=args.feature_stride))
     if args.student_hidden is not None:
         cfg = dataclasses.replace(cfg, student=dataclasses.replace(cfg.student, enc_hidden=args.student_hidden))
+    if args.student_layers is not None:
+        cfg = dataclasses.replace(cfg, student=dataclasses.replace(cfg.student, enc_layers=args.student_layers))
+    if args.threads is not None:
+        cfg = dataclasses.replace(cfg, threads=args.threads)
     return cfg
 
 

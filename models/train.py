@@ -174,8 +174,10 @@ class Run:
         path = os.path.join(cfg.run_dir, "config.json")
         if os.path.exists(path):
             saved = json.load(open(path))
-            # through from_json, so an option added since the run started compares at its default
-            diff = _config_diff(dataclasses.asdict(TrainConfig.from_json(saved)), dataclasses.asdict(cfg))
+            # through from_json, so an option added since the run started compares at its default;
+            # the thread count is how fast the run goes, not what it makes
+            diff = _config_diff(dataclasses.asdict(dataclasses.replace(TrainConfig.from_json(saved), threads=cfg.threads)),
+                                dataclasses.asdict(cfg))
             if diff:
                 raise ValueError(f"{path} holds a different config ({'; '.join(diff)}); use a new --run-dir "
                                  f"or the same options")

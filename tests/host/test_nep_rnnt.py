@@ -66,6 +66,18 @@ def test_device_matches_golden_rnnt(student, backend):
         assert totals["macs"] > 0 and totals["skipped"] > 0
 
 
+@pytest.mark.parametrize("backend", ["golden", "verilator"])
+def test_a_three_layer_encoder_matches_golden_rnnt(small_three_layer_student, backend):
+    """`edgeasr train --student-layers 3`: the compiler chains the extra layer like the second."""
+    deep = small_three_layer_student
+    assert "enc.2.gates" in deep.matrices
+    golden, feats = GoldenRnnt(deep), features(SEED + 1)
+    with open_device(backend, CONFIG) as dev:
+        rnnt = NepRnnt(dev, compile_student(deep, CONFIG))
+        np.testing.assert_array_equal(rnnt.encoder(feats), golden.encoder(feats))
+        assert rnnt.greedy_search(feats) == golden.greedy_search(feats)
+
+
 def test_golden_and_verilator_count_the_same_work(student):
     image = compile_student(student, CONFIG)
     feats = features(SEED + 1, 4)

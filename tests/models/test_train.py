@@ -52,6 +52,18 @@ def test_a_run_started_before_an_option_existed_resumes_at_its_default(tiny_corp
         Run(cfg, progress=False)
 
 
+def test_a_run_resumes_with_another_thread_count_but_not_another_recipe(tiny_corpus, tmp_path):
+    import dataclasses
+    from edgeasr.models.cli import tiny_train_config
+    from edgeasr.models.train import Run
+    cfg = tiny_train_config(run_dir=str(tmp_path))
+    Run(cfg, progress=False)
+    Run(dataclasses.replace(cfg, threads=cfg.threads + 1), progress=False)
+    deeper = dataclasses.replace(cfg, student=dataclasses.replace(cfg.student, enc_layers=3))
+    with pytest.raises(ValueError, match=r"student\.enc_layers: 2 -> 3\)"):
+        Run(deeper, progress=False)
+
+
 def test_train_resumes_a_run_with_its_saved_config(tmp_path):
     """`edgeasr train --run-dir DIR` continues DIR's run as it was made, whatever today's defaults;
     an option given again overrides it (and `Run` then refuses the mismatch)."""
@@ -68,8 +80,9 @@ def test_train_resumes_a_run_with_its_saved_config(tmp_path):
     cfg = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path)]))
     assert (cfg.teacher_epochs, cfg.vtlp, cfg.corpus.voice_set) == (7, 0.0, 1)
     cfg = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path), "--vtlp", "0.2",
-                                         "--student-hidden", "48"]))
+                                         "--student-hidden", "48", "--student-layers", "3", "--threads", "2"]))
     assert (cfg.teacher_epochs, cfg.vtlp, cfg.student.enc_hidden, cfg.teacher.enc_hidden) == (7, 0.2, 48, 64)
+    assert (cfg.student.enc_layers, cfg.teacher.enc_layers, cfg.threads) == (3, 2, 2)
     fresh = cli.train_config(p.parse_args(["train", "--tiny", "--run-dir", str(tmp_path / "new")]))
     assert (fresh.teacher_epochs, fresh.vtlp, fresh.corpus.voice_set) == (2, 0.1, 2)
 
