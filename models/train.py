@@ -68,6 +68,9 @@ class TrainConfig:
     # The committed model's recipe. Measured at stride 2 on this 2-core machine with one thread,
     # sharing it: teacher ~9-11 min/epoch, student ~6 min, 8-bit QAT ~11 min, 4-bit ~7 min (the
     # last QAT epoch ~11 with exact activations): ~3.5 h in all, over two sessions (it resumes).
+    # With --threads 2 and the machine otherwise idle: teacher 4.0-4.7 min/epoch, a three-layer
+    # student 4.6-5.1 min (both 2-7x slower while anything else runs: the two threads wait on
+    # each other).
     teacher_epochs: int = 10
     student_epochs: int = 6
     q8_epochs: int = 1
